@@ -1,0 +1,66 @@
+"""datastore_engine: an embedded JSON document and blob datastore on LMDB.
+
+>>> import datastore_engine as dse
+>>> with dse.open_temporary() as engine:
+...     store = engine.store("myNumbers")
+...     store.add({"one": 1}, rid="one")
+...     store.get("one")
+'one'
+{'one': 1}
+"""
+
+from __future__ import annotations
+
+from .catalog import StoreInfo
+from .changes import Change
+from .engine import Engine, open, open_temporary
+from .errors import (
+    Conflict,
+    CorruptData,
+    DatastoreError,
+    DuplicateKey,
+    EngineClosed,
+    Forbidden,
+    ForkedEngine,
+    InvalidFilter,
+    InvalidQuery,
+    LimitExceeded,
+    MapGrown,
+    NotFound,
+    StorageError,
+    StorageFull,
+    StructureViolation,
+    SyncError,
+    ValidationError,
+)
+from .merge import deep_merge
+from .store import Store
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Change",
+    "Conflict",
+    "CorruptData",
+    "DatastoreError",
+    "DuplicateKey",
+    "Engine",
+    "EngineClosed",
+    "Forbidden",
+    "ForkedEngine",
+    "InvalidFilter",
+    "InvalidQuery",
+    "LimitExceeded",
+    "MapGrown",
+    "NotFound",
+    "StorageError",
+    "StorageFull",
+    "Store",
+    "StoreInfo",
+    "StructureViolation",
+    "SyncError",
+    "ValidationError",
+    "deep_merge",
+    "open",
+    "open_temporary",
+]

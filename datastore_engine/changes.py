@@ -1,0 +1,82 @@
+"""Revisions and the change feed.
+
+**Revisions.** Every document record carries its revision ``N-hash``: ``N`` is
+the generation (1 for a new document, +1 per change, continuing across a
+delete and re-create as CouchDB does) and ``hash`` is the MD5 of the parent
+digest, the deleted flag and the encoded body, so the same edit of the same
+parent gives the same revision everywhere. The record keeps the last
+``revs_limit`` (default 1000) digests of the history, newest first, for
+replication.
+
+**Change feed.** Each store has a sequence number, raised by one for every
+change in the same transaction as the change. The feed (``changes``
+sub-database, key ``sid + seq``) holds one entry per document: its latest
+change (an older entry is removed when the document changes again, as
+CouchDB's ``_changes`` shows one row per document). A delete leaves a
+tombstone record and a feed entry with ``deleted=True``.
+
+Example:
+    >>> entry = pack_entry(2, 5, b"\\x01" * 16, b"doc-1", deleted=True)
+    >>> unpack_entry(entry)
+    ('doc-1', '5-01010101010101010101010101010101', True)
+"""
+
+from __future__ import annotations
+
+import hashlib
+import struct
+from typing import NamedTuple
+
+__all__ = ["REVS_LIMIT", "Change", "digest", "pack_entry", "parse_rev", "rev_string", "seq_key", "unpack_entry"]
+
+REVS_LIMIT = 1000
+_ENTRY = struct.Struct(">BI16s")
+_SEQ = struct.Struct(">Q")
+
+
+class Change(NamedTuple):
+    """One row of a store's change feed. ``seq`` is opaque: pass it back as ``since``."""
+
+    seq: int
+    rid: str
+    rev: str
+    deleted: bool
+
+
+def digest(parent: bytes, deleted: bool, body: bytes) -> bytes:
+    """The 16-byte revision digest of an edit of ``parent`` (b"" for a first revision)."""
+    h = hashlib.md5(parent, usedforsecurity=False)
+    h.update(b"\x01" if deleted else b"\x00")
+    h.update(body)
+    return h.digest()
+
+
+def rev_string(gen: int, dig: bytes) -> str:
+    """``"N-hexdigest"``."""
+    return f"{gen}-{dig.hex()}"
+
+
+def parse_rev(rev: str) -> tuple[int, bytes]:
+    """Split ``"N-hex"`` into (N, digest bytes); ValueError if malformed."""
+    gen_text, _, hex_text = rev.partition("-")
+    gen = int(gen_text)
+    dig = bytes.fromhex(hex_text)
+    if gen < 1 or len(dig) != 16:
+        raise ValueError(f"malformed revision {rev!r}")
+    return gen, dig
+
+
+def seq_key(prefix: bytes, seq: int) -> bytes:
+    """Key of a feed entry: store prefix + big-endian sequence."""
+    return prefix + _SEQ.pack(seq)
+
+
+def pack_entry(flags: int, gen: int, dig: bytes, rid: bytes, *, deleted: bool) -> bytes:
+    """Encode a feed entry (flags carry the deleted bit)."""
+    return _ENTRY.pack((flags & ~1) | (1 if deleted else 0), gen, dig) + rid
+
+
+def unpack_entry(raw: bytes) -> tuple[str, str, bool]:
+    """Decode a feed entry into (rid, rev, deleted)."""
+    flags, gen, dig = _ENTRY.unpack_from(raw)
+    return raw[_ENTRY.size :].decode(), rev_string(gen, dig), bool(flags & 1)

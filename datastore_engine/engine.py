@@ -1,0 +1,840 @@
+"""The Engine: one LMDB environment, its named sub-databases, transactions, map growth.
+
+This is the only module that imports ``lmdb``. Everything above it receives
+transaction objects and database handles from here, and every ``lmdb.Error``
+is translated to our error tree in :func:`translate`.
+
+Design notes (see ../shared/LMDB.md for the measurements behind them):
+
+* **One environment per path per process.** LMDB refuses to open a path twice
+  in one process, so environments live in a process-wide registry with
+  reference counts; ``open()`` of a path already open shares it.
+* **Map growth.** A large sparse map is reserved up front (4 GiB, or
+  ``map_size``). Before a write transaction begins, if the file uses more than
+  3/4 of the map, the map doubles. ``set_mapsize`` invalidates every open
+  transaction of the process, so every transaction holds the shared side of a
+  light read/write gate and growth takes the exclusive side. If the map still
+  fills during a single operation, the transaction is aborted, the map grows
+  and the operation runs again; inside ``engine.transaction()`` nothing is
+  committed and :class:`MapGrown` (retryable) is raised. Replaying writes from
+  a log was rejected: it costs more than the writes.
+* **Group commit.** Single write operations are queued; one thread (the
+  leader) runs every queued operation in one LMDB transaction, each in a
+  nested transaction so an invalid write fails alone, and commits once: one
+  flush for many durable writers. Each caller returns only after the commit
+  that holds its write.
+* **Fork.** An environment inherited across ``fork()`` is marked unusable in the
+  child (``os.register_at_fork``); using it raises :class:`ForkedEngine`. The
+  child opens its own. Inherited handles are never closed in the child, since
+  closing would clear the parent's reader slots.
+* **Durability.** ``durable=True`` (default): ``sync`` and ``metasync``, a
+  write returns after its commit is on disk. ``durable=False``: no flush per
+  commit (LMDB ``MDB_NOSYNC``); a process crash loses nothing, an OS crash may
+  lose the last commits. Settings are per environment, so opening one path
+  twice in a process with different ``durable`` values is refused.
+
+Example:
+    >>> import datastore_engine as dse
+    >>> with dse.open_temporary() as engine:
+    ...     engine.store("notes").put("n1", {"text": "hi"})[:2]
+    '1-'
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import os
+import shutil
+import struct
+import tempfile
+import threading
+import time
+import weakref
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import lmdb
+
+from . import catalog
+from .errors import (
+    CorruptData,
+    DatastoreError,
+    EngineClosed,
+    ForkedEngine,
+    LimitExceeded,
+    MapGrown,
+    NotFound,
+    StorageError,
+    StorageFull,
+    ValidationError,
+)
+from .keys import check_domain, check_store_name
+
+if TYPE_CHECKING:
+    from .store import Store
+
+__all__ = ["DB_NAMES", "Engine", "WriteCtx", "open", "open_temporary", "translate"]
+
+T = TypeVar("T")
+
+#: Every named sub-database, declared once. ``max_dbs`` is not stored in the
+#: file, so every process must pass the same value: it is derived from here.
+DB_NAMES = (
+    "meta",  # format marker, counters of the catalog (next sid, catalog version)
+    "catalog",  # scope + name -> store record
+    "counters",  # sid -> live count, size, last seq
+    "docs",  # sid + rid -> document record
+    "changes",  # sid + seq -> change-feed entry
+    "conflicts",  # sid + rid -> losing revision leaves
+    "passwords",  # sid + rid -> password hash
+    "index",  # secondary index entries
+    "structures",  # structure id -> definition
+    "buckets",  # bucket name -> bucket record
+    "objects",  # bucket id + object name -> object manifest
+    "chunks",  # blob content chunks
+    "uploads",  # in-flight uploads (for reclaiming orphan chunks)
+    "principals",  # access-control principals and rights
+    "local",  # _local documents (replication checkpoints)
+)
+MAX_DBS = 32
+DEFAULT_MAP_SIZE = 4 << 30
+MAX_READERS = 1022
+FORMAT = b"datastore_engine/1"
+GROW_AT = 0.75
+_MAX_RETRIES = 8
+
+_registry_lock = threading.Lock()
+_registry: dict[str, _Env] = {}
+_inherited: list[Any] = []  # environments inherited across fork: kept, never closed
+
+
+def _after_fork_in_child() -> None:
+    global _registry_lock
+    _registry_lock = threading.Lock()
+    for env in _registry.values():
+        env.forked = True
+        _inherited.append(env)
+    _registry.clear()
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
+# --- error translation ----------------------------------------------------------
+
+
+@contextlib.contextmanager
+def translate(what: str = "") -> Iterator[None]:
+    """Turn ``lmdb.Error`` (and OS errors of the file) into our error tree."""
+    try:
+        yield
+    except DatastoreError:
+        raise
+    except lmdb.MapFullError:
+        raise
+    except lmdb.MapResizedError:
+        raise
+    except lmdb.BadValsizeError as exc:
+        raise LimitExceeded(f"key or value size refused by LMDB{_of(what)}: {exc}", limit="lmdb_key_size") from exc
+    except lmdb.CorruptedError as exc:
+        raise CorruptData(f"the database file is corrupted{_of(what)}: {exc}") from exc
+    except (lmdb.DiskError, lmdb.Error, OSError) as exc:
+        raise _storage_error(exc, what) from exc
+
+
+def _of(what: str) -> str:
+    return f" ({what})" if what else ""
+
+
+def _storage_error(exc: BaseException, what: str) -> StorageError:
+    text = str(exc)
+    code = getattr(exc, "errno", None)
+    if code in (errno.ENOSPC, errno.EFBIG, errno.EDQUOT) or any(
+        s in text for s in ("No space left", "File too large", "Disk quota")
+    ):
+        return StorageFull(f"no room on disk for the write{_of(what)}; nothing was written: {text}")
+    return StorageError(f"storage failed{_of(what)}: {text}")
+
+
+# --- the shared environment -------------------------------------------------------
+
+
+class _Req:
+    __slots__ = ("done", "error", "fn", "lead", "value")
+
+    def __init__(self, fn: Callable[[WriteCtx], Any]) -> None:
+        self.fn = fn
+        self.done = False
+        self.lead = False
+        self.value: Any = None
+        self.error: BaseException | None = None
+
+
+class _Env:
+    """One open LMDB environment, shared by every Engine on the same path in this process."""
+
+    def __init__(self, path: str, *, durable: bool, map_size: int | None) -> None:
+        self.path = path
+        self.durable = durable
+        self.refs = 0
+        self.forked = False
+        self.closed = False
+        self.pid = os.getpid()
+        _refuse_network_fs(path)
+        size = max(map_size or DEFAULT_MAP_SIZE, 1 << 20)
+        try:
+            self.env = lmdb.open(
+                path,
+                map_size=size,
+                max_dbs=MAX_DBS,
+                max_readers=MAX_READERS,
+                subdir=True,
+                sync=durable,
+                metasync=durable,
+                writemap=False,
+                map_async=False,
+                readahead=False,
+                lock=True,
+            )
+        except lmdb.Error as exc:
+            raise _storage_error(exc, f"opening {path}") from exc
+        with translate("opening"):
+            self.env.reader_check()
+            info = self.env.info()
+            # The file may be larger than the map we asked for (made by an
+            # opener with a bigger map); adopt the larger size.
+            if info["map_size"] < size:
+                self.env.set_mapsize(size)
+            self.dbs = {name: self.env.open_db(name.encode()) for name in DB_NAMES}
+            self.psize = self.env.stat()["psize"]
+            with self.env.begin(write=True) as txn:
+                marker = txn.get(b"format", db=self.dbs["meta"])
+                if marker is None:
+                    txn.put(b"format", FORMAT, db=self.dbs["meta"])
+                elif marker != FORMAT:
+                    raise StorageError(f"{path} holds format {marker!r}, this engine reads {FORMAT!r}")
+        # The gate: transactions hold the shared side, growth the exclusive one.
+        self._mu = threading.Lock()
+        self._cv = threading.Condition(self._mu)
+        self._active = 0
+        self._growing = False
+        # Group commit.
+        self._gc = threading.Condition(threading.Lock())
+        self._queue: list[_Req] = []
+        self._leader = False
+        self.tls = threading.local()
+        self.watchers = threading.Condition(threading.Lock())
+
+    # -- the gate --------------------------------------------------------------
+    def check(self) -> None:
+        if self.forked:
+            raise ForkedEngine(
+                f"the engine for {self.path} was opened before fork(); open a new engine in this process"
+            )
+        if self.closed:
+            raise EngineClosed(f"the engine for {self.path} is closed")
+
+    def enter(self) -> None:
+        with self._mu:
+            while self._growing:
+                self._cv.wait()
+            self._active += 1
+
+    def leave(self) -> None:
+        with self._mu:
+            self._active -= 1
+            if self._growing and not self._active:
+                self._cv.notify_all()
+
+    def grow(self, *, adopt_only: bool = False) -> None:
+        """Double the map (or adopt another process's larger size) with no transaction open."""
+        with self._mu:
+            while self._growing:
+                self._cv.wait()
+            self._growing = True
+            while self._active:
+                self._cv.wait()
+        try:
+            with translate("growing the map"):
+                if adopt_only:
+                    self.env.set_mapsize(0)
+                else:
+                    info = self.env.info()
+                    self.env.set_mapsize(info["map_size"] * 2)
+        finally:
+            with self._mu:
+                self._growing = False
+                self._cv.notify_all()
+
+    def grow_ahead(self) -> None:
+        info = self.env.info()
+        if (info["last_pgno"] + 1) * self.psize > info["map_size"] * GROW_AT:
+            self.grow()
+
+    # -- transactions ------------------------------------------------------------
+    @contextlib.contextmanager
+    def reading(self) -> Iterator[Any]:
+        """A short read transaction (or the thread's write transaction, to see its own writes)."""
+        self.check()
+        ctx: WriteCtx | None = getattr(self.tls, "ctx", None)
+        if ctx is not None:
+            yield ctx.txn
+            return
+        for _ in range(_MAX_RETRIES):
+            self.enter()
+            try:
+                try:
+                    txn = self.env.begin(buffers=False)
+                except lmdb.MapResizedError:
+                    txn = None
+                if txn is not None:
+                    try:
+                        with translate("reading"):
+                            yield txn
+                    finally:
+                        txn.abort()
+                    return
+            finally:
+                self.leave()
+            self.grow(adopt_only=True)
+        raise StorageError(f"could not begin a read transaction on {self.path}")  # pragma: no cover
+
+    def get_one(self, key: bytes, db: Any) -> bytes | None:
+        """One value in its own short read transaction: the point-read fast path."""
+        if self.forked or self.closed:
+            self.check()
+        ctx: WriteCtx | None = getattr(self.tls, "ctx", None)
+        if ctx is not None:
+            return ctx.txn.get(key, db=db)  # type: ignore[no-any-return]
+        for _ in range(_MAX_RETRIES):
+            self.enter()
+            try:
+                txn = self.env.begin(db=db)
+                try:
+                    return txn.get(key)
+                finally:
+                    txn.abort()
+            except lmdb.MapResizedError:
+                pass
+            except lmdb.BadValsizeError as exc:
+                raise LimitExceeded(f"key refused by LMDB: {exc}", limit="lmdb_key_size") from exc
+            except lmdb.Error as exc:
+                raise _storage_error(exc, "reading") from exc
+            finally:
+                self.leave()
+            self.grow(adopt_only=True)
+        raise StorageError(f"could not begin a read transaction on {self.path}")  # pragma: no cover
+
+    def begin_write(self) -> WriteCtx:
+        """Begin a top-level write transaction (caller holds nothing)."""
+        for _ in range(_MAX_RETRIES):
+            self.grow_ahead()
+            self.enter()
+            try:
+                txn = self.env.begin(write=True)
+            except lmdb.MapResizedError:
+                self.leave()
+                self.grow(adopt_only=True)
+                continue
+            except BaseException as exc:
+                self.leave()
+                if isinstance(exc, lmdb.Error):
+                    raise _storage_error(exc, "beginning a write") from exc
+                raise
+            return WriteCtx(self, txn, None)
+        raise StorageError(f"could not begin a write transaction on {self.path}")  # pragma: no cover
+
+    def run_write(self, fn: Callable[[WriteCtx], T]) -> T:
+        """Run one write operation: inside the thread's transaction, or group-committed."""
+        self.check()
+        ctx: WriteCtx | None = getattr(self.tls, "ctx", None)
+        if ctx is not None:
+            if ctx.broken:
+                raise MapGrown("the map filled earlier in this transaction; leave it and run it again")
+            try:
+                with translate("writing"):
+                    return fn(ctx)
+            except lmdb.MapFullError:
+                ctx.broken = True
+                raise MapGrown(
+                    "the map filled inside engine.transaction(); nothing will be committed. "
+                    "The map has room again once the transaction ends: run it again"
+                ) from None
+        req = _Req(fn)
+        gc = self._gc
+        with gc:
+            self._queue.append(req)
+            if self._leader:
+                while not req.done and not req.lead:
+                    gc.wait()
+            else:
+                self._leader = True
+        if not req.done:
+            self._lead()
+        if req.error is not None:
+            raise req.error
+        return req.value  # type: ignore[no-any-return]
+
+    def _lead(self) -> None:
+        gc = self._gc
+        with gc:
+            batch, self._queue = self._queue, []
+        try:
+            self._run_batch(batch)
+        finally:
+            with gc:
+                for req in batch:
+                    req.done = True
+                if self._queue:
+                    self._queue[0].lead = True
+                else:
+                    self._leader = False
+                gc.notify_all()
+
+    def _run_batch(self, batch: list[_Req]) -> None:
+        for _ in range(_MAX_RETRIES):
+            for req in batch:
+                req.value, req.error = None, None
+            try:
+                ctx = self.begin_write()
+            except BaseException as exc:
+                for req in batch:
+                    req.error = exc
+                return
+            try:
+                with translate("writing"):
+                    if len(batch) == 1:
+                        req = batch[0]
+                        try:
+                            req.value = req.fn(ctx)
+                        except lmdb.MapFullError:
+                            raise
+                        except BaseException as exc:
+                            req.error = exc
+                            ctx.abort()
+                            return
+                    else:
+                        for req in batch:
+                            child = ctx.child()
+                            try:
+                                req.value = req.fn(child)
+                            except lmdb.MapFullError:
+                                child.abort()
+                                raise
+                            except BaseException as exc:
+                                child.abort()
+                                req.error = exc
+                            else:
+                                child.commit()
+                    ctx.commit()
+                return
+            except lmdb.MapFullError:
+                ctx.abort()
+                self.grow()
+            except BaseException as exc:
+                ctx.abort()
+                for req in batch:
+                    if req.error is None:
+                        req.error = exc
+                return
+        for req in batch:  # pragma: no cover - only if the disk cannot hold a doubled map
+            req.error = StorageFull(f"the map of {self.path} could not grow enough for the write")
+
+    def release(self) -> None:
+        self.refs -= 1
+        if self.refs > 0:
+            return
+        self.closed = True
+        if self.forked or os.getpid() != self.pid:
+            return
+        with contextlib.suppress(lmdb.Error):
+            if not self.durable:
+                self.env.sync(True)
+        self.env.close()
+
+
+class WriteCtx:
+    """A write transaction with the per-store counters it has touched.
+
+    Counters (live count, size, last sequence) are kept here and written once
+    at commit, not on every write: a bulk insert updates them in memory.
+    Nested contexts (``child()``) are LMDB nested transactions; their counters
+    and callbacks fold into the parent only when they commit.
+    """
+
+    __slots__ = ("_done", "after_commit", "broken", "counters", "dbs", "env", "parent", "txn", "versions")
+
+    def __init__(self, env: _Env, txn: Any, parent: WriteCtx | None) -> None:
+        self.env = env
+        self.txn = txn
+        self.dbs = env.dbs
+        self.parent = parent
+        self.counters: dict[bytes, list[int]] = {}
+        self.after_commit: list[Callable[[], None]] = []
+        self.versions: dict[str, int] = {}
+        self.broken = False
+        self._done = False
+
+    def child(self) -> WriteCtx:
+        """A nested transaction: a savepoint that can abort alone."""
+        try:
+            txn = self.env.env.begin(write=True, parent=self.txn)
+        except lmdb.Error as exc:
+            raise _storage_error(exc, "beginning a nested transaction") from exc
+        return WriteCtx(self.env, txn, self)
+
+    def counter(self, sid: bytes) -> list[int]:
+        """``[count, size, seq, mtime_ms]`` of store ``sid`` in this transaction (mutable).
+
+        Writers change count/size/seq; the commit stamps mtime on the stores it touched.
+        """
+        found = self.counters.get(sid)
+        if found is not None:
+            return found
+        ctx = self.parent
+        while ctx is not None:
+            if sid in ctx.counters:
+                found = list(ctx.counters[sid])
+                break
+            ctx = ctx.parent
+        if found is None:
+            raw = self.txn.get(sid, db=self.dbs["counters"])
+            if raw is None:
+                raise NotFound("the store was dropped (its counters are gone)")
+            found = list(_COUNTERS.unpack(raw))
+        self.counters[sid] = found
+        return found
+
+    def commit(self) -> None:
+        if self._done:
+            return
+        self._done = True
+        if self.parent is not None:
+            self.txn.commit()
+            self.parent.counters.update(self.counters)
+            self.parent.after_commit.extend(self.after_commit)
+            return
+        try:
+            put = self.txn.put
+            db = self.dbs["counters"]
+            if self.counters:
+                stamp = time.time_ns() // 1_000_000
+                for sid, values in self.counters.items():
+                    values[3] = stamp
+                    put(sid, _COUNTERS.pack(*values), db=db)
+            self.txn.commit()
+        finally:
+            self.env.leave()
+        for callback in self.after_commit:
+            callback()
+
+    def abort(self) -> None:
+        if self._done:
+            return
+        self._done = True
+        try:
+            self.txn.abort()
+        finally:
+            if self.parent is None:
+                self.env.leave()
+
+
+_COUNTERS = struct.Struct(">QQQQ")
+
+
+def pack_counters(count: int, size: int, seq: int, mtime_ms: int) -> bytes:
+    """Encode a store's counters record."""
+    return _COUNTERS.pack(count, size, seq, mtime_ms)
+
+
+def unpack_counters(raw: bytes) -> tuple[int, int, int, int]:
+    """Decode a store's counters record."""
+    return _COUNTERS.unpack(raw)
+
+
+def _refuse_network_fs(path: str) -> None:
+    """LMDB's locking does not work on NFS/SMB: refuse to open there (Linux only)."""
+    try:
+        with Path("/proc/self/mounts").open() as fh:
+            mounts = [line.split()[1:3] for line in fh if len(line.split()) > 2]
+    except OSError:
+        return
+    real = os.path.realpath(path)
+    best, kind = "", ""
+    for mount_point, fstype in mounts:
+        mount_point = mount_point.replace("\\040", " ")
+        if (real == mount_point or real.startswith(mount_point.rstrip("/") + "/")) and len(mount_point) >= len(best):
+            best, kind = mount_point, fstype
+    if kind in {"nfs", "nfs4", "cifs", "smb3", "smbfs", "9p", "fuse.sshfs", "afs", "ceph"}:
+        raise StorageError(
+            f"{path} is on a network file system ({kind}); LMDB's locking is unsafe there, use a local disk"
+        )
+
+
+# --- the public Engine ----------------------------------------------------------------
+
+
+class Engine:
+    """An open datastore: stores of JSON documents, buckets of blobs, in one LMDB environment.
+
+    Open it with :func:`datastore_engine.open`; close it (or use ``with``) when done.
+
+    >>> import datastore_engine as dse
+    >>> with dse.open_temporary(app="demo") as engine:
+    ...     store = engine.store("people")
+    ...     _ = store.put("ada", {"name": "Ada"})
+    ...     store.get("ada")
+    {'name': 'Ada'}
+    """
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        app: str = "default",
+        org: str = "default",
+        durable: bool = True,
+        map_size: int | None = None,
+        _temporary: bool = False,
+    ) -> None:
+        for label, value in (("app", app), ("org", org)):
+            if not isinstance(value, str) or not value or "\x00" in value or len(value) > 128:
+                raise ValidationError(f"{label} must be a str of 1-128 characters without NUL, got {value!r}")
+        if map_size is not None and (not isinstance(map_size, int) or map_size <= 0):
+            raise ValidationError(f"map_size must be a positive int of bytes, got {map_size!r}")
+        self.app = app
+        self.org = org
+        self.path = os.fspath(path)
+        self._temporary = _temporary
+        os.makedirs(self.path, exist_ok=True)
+        key = os.path.realpath(self.path)
+        with _registry_lock:
+            env = _registry.get(key)
+            if env is not None and env.durable != durable:
+                raise ValidationError(
+                    f"{self.path} is already open in this process with durable={env.durable}; "
+                    f"open it with the same setting (asked for durable={durable})"
+                )
+            if env is None:
+                env = _Env(key, durable=durable, map_size=map_size)
+                _registry[key] = env
+            env.refs += 1
+        self._env = env
+        self.durable = env.durable
+        self._closed = False
+        self._stores: dict[tuple[str, str], Store] = {}
+        self._finalizer = weakref.finalize(self, _finalize, env, self.path if _temporary else None)
+
+    # -- lifecycle ---------------------------------------------------------------------
+    def close(self) -> None:
+        """Close the engine (the environment closes when its last engine in the process does)."""
+        if self._closed:
+            return
+        self._closed = True
+        if self._env.forked:
+            self._finalizer.detach()
+            return
+        self._finalizer()
+
+    def __enter__(self) -> Engine:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        state = "closed" if self._closed else "open"
+        return f"<Engine {self.path!r} app={self.app!r} org={self.org!r} {state}>"
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    def _check(self) -> _Env:
+        if self._closed:
+            raise EngineClosed(f"the engine for {self.path} is closed")
+        env = self._env
+        if env.forked:
+            env.check()
+        return env
+
+    # -- stores ---------------------------------------------------------------------------
+    def store(self, name: str, domain: str = "local") -> Store:
+        """The store ``name`` in ``domain`` (local, organization, system), created if missing.
+
+        >>> import datastore_engine as dse
+        >>> with dse.open_temporary() as engine:
+        ...     engine.store("crm", domain="organization").info.domain
+        'organization'
+        """
+        from .store import Store
+
+        env = self._check()
+        found = self._stores.get((domain, name))
+        if found is not None:
+            return found
+        check_store_name(name)
+        check_domain(domain)
+        state = catalog.load_state(self, domain, name)
+        if state is None:
+            env.run_write(lambda ctx: catalog.ensure_store(ctx, self, domain, name))
+            state = catalog.load_state(self, domain, name)
+            if state is None:  # pragma: no cover - dropped by another process in between
+                raise NotFound(f"store {name!r} in domain {domain!r} vanished while being created")
+        store = Store(self, state)
+        self._stores[(domain, name)] = store
+        return store
+
+    def _forget_store(self, domain: str, name: str) -> None:
+        self._stores.pop((domain, name), None)
+
+    # -- transactions -------------------------------------------------------------------
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[Engine]:
+        """Group writes to any stores into one atomic commit.
+
+        Reads inside see the transaction's own writes. An exception leaving the
+        block rolls everything back. Nesting makes a savepoint: an exception
+        leaving an inner block undoes only the inner block (if the outer block
+        catches it). The transaction belongs to the thread that began it.
+
+        >>> import datastore_engine as dse
+        >>> with dse.open_temporary() as engine:
+        ...     a, b = engine.store("a"), engine.store("b")
+        ...     with engine.transaction():
+        ...         _ = a.put("x", {"n": 1}); _ = b.put("y", {"n": 2})
+        ...     (len(a), len(b))
+        (1, 1)
+        """
+        env = self._check()
+        env.check()
+        outer: WriteCtx | None = getattr(env.tls, "ctx", None)
+        if outer is not None:
+            if outer.broken:
+                raise MapGrown("the map filled earlier in this transaction; leave it and run it again")
+            child = outer.child()
+            env.tls.ctx = child
+            try:
+                yield self
+            except BaseException:
+                child.abort()
+                raise
+            else:
+                if child.broken:
+                    outer.broken = True
+                    child.abort()
+                    raise MapGrown("the map filled inside engine.transaction(); run it again")
+                try:
+                    child.commit()
+                except lmdb.MapFullError:
+                    outer.broken = True
+                    raise MapGrown("the map filled inside engine.transaction(); run it again") from None
+            finally:
+                env.tls.ctx = outer
+            return
+        ctx = env.begin_write()
+        env.tls.ctx = ctx
+        try:
+            yield self
+        except BaseException:
+            env.tls.ctx = None
+            ctx.abort()
+            if ctx.broken:
+                env.grow()
+            raise
+        env.tls.ctx = None
+        if ctx.broken:
+            ctx.abort()
+            env.grow()
+            raise MapGrown(
+                "the map filled inside engine.transaction(); nothing was committed and the map "
+                "has grown: run the transaction again"
+            )
+        try:
+            with translate("committing"):
+                ctx.commit()
+        except lmdb.MapFullError:
+            ctx.abort()
+            env.grow()
+            raise MapGrown(
+                "the map filled while committing engine.transaction(); nothing was committed and "
+                "the map has grown: run the transaction again"
+            ) from None
+
+    @property
+    def in_transaction(self) -> bool:
+        """True inside ``engine.transaction()`` on this thread."""
+        return getattr(self._env.tls, "ctx", None) is not None
+
+    # -- maintenance -----------------------------------------------------------------------
+    def backup(self, dest: str | os.PathLike[str], *, compact: bool = True) -> str:
+        """Write a consistent copy of the whole environment into directory ``dest``.
+
+        Other threads and processes may keep writing meanwhile; the copy is one
+        snapshot. ``compact=True`` leaves out free pages. Restoring is opening
+        the copy with :func:`datastore_engine.open`. Returns ``dest``.
+        """
+        env = self._check()
+        target = os.fspath(dest)
+        os.makedirs(target, exist_ok=True)
+        if os.path.exists(os.path.join(target, "data.mdb")):
+            raise ValidationError(f"backup destination {target!r} already holds a database")
+        with translate(f"backing up to {target}"):
+            env.env.copy(target, compact=compact)
+        return target
+
+    def map_info(self) -> dict[str, int]:
+        """Map and file use: ``map_size``, ``used_bytes``, ``page_size``, ``readers``."""
+        env = self._check()
+        with translate("reading map info"):
+            info = env.env.info()
+        return {
+            "map_size": int(info["map_size"]),
+            "used_bytes": int((info["last_pgno"] + 1) * env.psize),
+            "page_size": int(env.psize),
+            "readers": int(info["num_readers"]),
+        }
+
+
+def _finalize(env: _Env, temp_path: str | None) -> None:
+    with _registry_lock:
+        env.release()
+        if env.refs <= 0 and _registry.get(env.path) is env:
+            del _registry[env.path]
+    if temp_path is not None and env.refs <= 0:
+        shutil.rmtree(temp_path, ignore_errors=True)
+
+
+def open(
+    path: str | os.PathLike[str],
+    *,
+    app: str = "default",
+    org: str = "default",
+    durable: bool = True,
+    map_size: int | None = None,
+) -> Engine:
+    """Open (creating if missing) the datastore in directory ``path``.
+
+    ``app`` scopes the ``local`` domain, ``org`` the ``organization`` domain.
+    ``durable=False`` skips the flush per commit (see the module notes).
+    ``map_size`` is the initial map reservation in bytes; the map grows by itself.
+
+    >>> import datastore_engine as dse, tempfile
+    >>> with dse.open(tempfile.mkdtemp(), app="dns-app") as engine:
+    ...     engine.app
+    'dns-app'
+    """
+    return Engine(path, app=app, org=org, durable=durable, map_size=map_size)
+
+
+def open_temporary(
+    *, app: str = "default", org: str = "default", durable: bool = False, map_size: int | None = None
+) -> Engine:
+    """An engine in a new temporary directory, deleted when the engine closes.
+
+    Temporary engines default to ``durable=False``: their data dies with them anyway.
+    """
+    path = tempfile.mkdtemp(prefix="datastore_engine-")
+    return Engine(path, app=app, org=org, durable=durable, map_size=map_size, _temporary=True)

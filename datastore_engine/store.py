@@ -1,0 +1,504 @@
+"""Store: the JSON documents of one store (CRUD, merge, paths, iteration).
+
+Every write goes through :meth:`Store._write`: one function that, in one
+transaction, checks the store's limits, password and revision, updates
+secondary indexes, writes the document record, moves its change-feed entry
+and adjusts the live counters. Encoding and validation happen before the
+write lock is taken, so concurrent writers spend the lock only on LMDB work.
+
+Reads take a short read transaction each (or the thread's write transaction
+inside ``engine.transaction()``, so they see its writes).
+
+Password-protected documents (``put(..., password=...)``) need the same
+``password=`` for every later get/put/merge/delete; they are left out of
+``items()``, ``find()`` and ``search()`` (their ids still show in ``keys()``).
+
+Example:
+    >>> import datastore_engine as dse
+    >>> with dse.open_temporary() as engine:
+    ...     s = engine.store("numbers")
+    ...     s.add({"one": 1}, rid="one")
+    ...     _ = s.merge("one", {"two": 2})
+    ...     (s.get("one"), len(s), "one" in s)
+    'one'
+    ({'one': 1, 'two': 2}, 1, True)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING, Any
+
+from . import access, catalog, changes, codec, paths
+from .codec import FLAG_CONFLICTS, FLAG_DELETED, FLAG_PROTECTED, pack_record, read_header
+from .errors import (
+    Conflict,
+    DuplicateKey,
+    EngineClosed,
+    Forbidden,
+    LimitExceeded,
+    NotFound,
+    ValidationError,
+)
+from .keys import new_rid, rid_bytes
+from .merge import deep_merge
+
+if TYPE_CHECKING:
+    from .catalog import StoreInfo, StoreState
+    from .engine import Engine, WriteCtx
+
+__all__ = ["Store"]
+
+_MISSING: Any = object()
+_TOMBSTONE_BODY = b"\xc0"  # msgpack nil
+_BATCH = 1000
+
+
+class Store:
+    """The documents of one store. Get one with ``engine.store(name, domain=...)``."""
+
+    def __init__(self, engine: Engine, state: StoreState) -> None:
+        self._engine = engine
+        self._env = engine._env
+        self._dbs = engine._env.dbs
+        self._state = state
+        self._docs = self._dbs["docs"]
+
+    # -- identity ------------------------------------------------------------------
+    @property
+    def name(self) -> str:
+        return self._state.name
+
+    @property
+    def domain(self) -> str:
+        return self._state.domain
+
+    @property
+    def engine(self) -> Engine:
+        return self._engine
+
+    def __repr__(self) -> str:
+        return f"<Store {self.domain}/{self.name}>"
+
+    def _live(self) -> None:
+        if self._engine._closed:
+            raise EngineClosed(f"the engine of store {self.name!r} is closed")
+
+    def _read_state(self, txn: Any) -> StoreState:
+        state = catalog.refresh_read(txn, self._dbs, self._state)
+        self._state = state
+        return state
+
+    def _write_state(self, ctx: WriteCtx) -> StoreState:
+        state = catalog.refresh(ctx, self._state)
+        self._state = state
+        return state
+
+    @property
+    def info(self) -> StoreInfo:
+        """This store's :class:`StoreInfo` (name, domain, size, count, access lists, ...)."""
+        self._live()
+        from .engine import unpack_counters
+
+        with self._env.reading() as txn:
+            state = self._read_state(txn)
+            raw = txn.get(state.prefix, db=self._dbs["counters"])
+        if raw is None:
+            raise NotFound(f"store {self.name!r} in domain {self.domain!r} was dropped")
+        counters = unpack_counters(raw)
+        ctx = getattr(self._env.tls, "ctx", None)
+        if ctx is not None and state.prefix in ctx.counters:
+            counters = tuple(ctx.counters[state.prefix])
+        return catalog.info_from(state.record, counters, app=self._engine.app, org=self._engine.org)
+
+    # -- reads -----------------------------------------------------------------------
+    def _raw(self, rid: str) -> tuple[bytes, bytes | None]:
+        self._live()
+        key = self._state.prefix + rid_bytes(rid)
+        return key, self._env.get_one(key, self._docs)
+
+    def _check_password(self, txn: Any, key: bytes, rid: str, password: str | None) -> None:
+        stored = txn.get(key, db=self._dbs["passwords"])
+        if stored is None:
+            return
+        if password is None or not access.verify_password(password, stored):
+            what = "needs a password" if password is None else "password is wrong"
+            raise Forbidden(f"document {rid!r} in store {self.name!r}: {what}", reason="BadPassword")
+
+    def get(self, rid: str, default: Any = _MISSING, *, password: str | None = None, with_rev: bool = False) -> Any:
+        """The document ``rid``; ``default`` if given and missing, else :class:`NotFound`.
+
+        ``with_rev=True`` returns ``(document, revision)``.
+        """
+        key, raw = self._raw(rid)
+        if raw is None or raw[0] & FLAG_DELETED:
+            if default is not _MISSING:
+                return default
+            raise NotFound(f"document {rid!r} not found in store {self.name!r}")
+        if raw[0] & FLAG_PROTECTED:
+            with self._env.reading() as txn:
+                self._check_password(txn, key, rid, password)
+        doc = codec.record_body(raw, key=rid)
+        if with_rev:
+            return doc, read_header(raw, key=rid).rev
+        return doc
+
+    def rev(self, rid: str) -> str:
+        """The current revision of ``rid`` (``NotFound`` if missing or deleted)."""
+        _key, raw = self._raw(rid)
+        if raw is None or raw[0] & FLAG_DELETED:
+            raise NotFound(f"document {rid!r} not found in store {self.name!r}")
+        return read_header(raw, key=rid).rev
+
+    def get_path(self, rid: str, path: str, default: Any = _MISSING, *, password: str | None = None) -> Any:
+        """The value at dotted ``path`` (``"a.b.0"``) of document ``rid``."""
+        paths.parse_path(path)
+        doc = self.get(rid, password=password)
+        try:
+            return paths.get_in(doc, path)
+        except NotFound:
+            if default is not _MISSING:
+                return default
+            raise NotFound(f"path {path!r} not found in document {rid!r} of store {self.name!r}") from None
+
+    def __contains__(self, rid: object) -> bool:
+        if not isinstance(rid, str):
+            return False
+        try:
+            _key, raw = self._raw(rid)
+        except ValidationError:
+            return False
+        return raw is not None and not raw[0] & FLAG_DELETED
+
+    def __len__(self) -> int:
+        self._live()
+        from .engine import unpack_counters
+
+        ctx = getattr(self._env.tls, "ctx", None)
+        if ctx is not None:
+            return int(ctx.counter(self._write_state(ctx).prefix)[0])
+        raw = self._env.get_one(self._state.prefix, self._dbs["counters"])
+        if raw is None:
+            raise NotFound(f"store {self.name!r} in domain {self.domain!r} was dropped")
+        return int(unpack_counters(raw)[0])
+
+    def _scan(self, start: bytes = b"", *, values: bool = True) -> Iterator[tuple[bytes, bytes]]:
+        """(rid bytes, raw record) of live documents from ``start``, in key order, in batches."""
+        self._live()
+        prefix = self._state.prefix
+        cursor_from = prefix + start
+        first = True
+        while True:
+            batch: list[tuple[bytes, bytes]] = []
+            with self._env.reading() as txn:
+                cur = txn.cursor(db=self._docs)
+                if not cur.set_range(cursor_from):
+                    return
+                if not first and cur.key() == cursor_from and not cur.next():
+                    return
+                for key, raw in cur:
+                    if not key.startswith(prefix):
+                        break
+                    batch.append((key, raw))
+                    if len(batch) >= _BATCH:
+                        break
+            first = False
+            for key, raw in batch:
+                if not raw[0] & FLAG_DELETED:
+                    yield key[8:], raw
+            if len(batch) < _BATCH:
+                return
+            cursor_from = batch[-1][0]
+
+    def keys(self, prefix: str = "", contains: str = "") -> list[str]:
+        """Ids of live documents in id order, optionally starting with ``prefix`` / containing ``contains``.
+
+        Both tests are case-sensitive substring tests on the id.
+        """
+        start = prefix.encode() if prefix else b""
+        out = []
+        for rid_b, _raw in self._scan(start):
+            if prefix and not rid_b.startswith(start):
+                break
+            rid = rid_b.decode()
+            if contains and contains not in rid:
+                continue
+            out.append(rid)
+        return out
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.keys())
+
+    def items(self, prefix: str = "") -> Iterator[tuple[str, Any]]:
+        """``(rid, document)`` pairs in id order (password-protected documents are left out).
+
+        Reads in batches of short transactions: memory stays bounded, and a
+        long iteration does not pin old pages. It is therefore not one snapshot.
+        """
+        start = prefix.encode() if prefix else b""
+        for rid_b, raw in self._scan(start):
+            if prefix and not rid_b.startswith(start):
+                break
+            if raw[0] & FLAG_PROTECTED:
+                continue
+            rid = rid_b.decode()
+            yield rid, codec.record_body(raw, key=rid)
+
+    def values(self) -> Iterator[Any]:
+        """Documents in id order (password-protected ones left out)."""
+        for _rid, doc in self.items():
+            yield doc
+
+    # -- writes ----------------------------------------------------------------------
+    def _encode(self, doc: Any, rid: str) -> bytes:
+        return codec.encode(doc, where=repr(rid))
+
+    def add(self, doc: Any, *, rid: str | None = None, password: str | None = None) -> str:
+        """Add a new document; returns its id (a new time-ordered id when ``rid`` is None).
+
+        :class:`DuplicateKey` if ``rid`` exists.
+        """
+        if rid is None:
+            rid = new_rid()
+        rid_b = rid_bytes(rid)
+        body = self._encode(doc, rid)
+        self._write(rid, rid_b, doc, body, mode="add", password=password)
+        return rid
+
+    def put(self, rid: str, doc: Any, *, if_rev: str | None = None, password: str | None = None) -> str:
+        """Create or replace document ``rid``; returns the new revision.
+
+        ``if_rev`` makes it conditional: :class:`Conflict` unless the current
+        revision is ``if_rev``. ``password`` protects a new document, and must
+        match for a protected one.
+        """
+        rid_b = rid_bytes(rid)
+        body = self._encode(doc, rid)
+        return self._write(rid, rid_b, doc, body, mode="put", if_rev=if_rev, password=password)
+
+    def merge(self, rid: str, patch: Any, *, if_rev: str | None = None, password: str | None = None) -> str:
+        """Deep-merge ``patch`` into document ``rid`` (created if missing); returns the new revision.
+
+        See :mod:`datastore_engine.merge` for the exact rule.
+        """
+        rid_b = rid_bytes(rid)
+        codec.check_value(patch, where=repr(rid))
+        return self._write(
+            rid, rid_b, None, None, mode="put", if_rev=if_rev, password=password,
+            transform=lambda old: patch if old is _MISSING else deep_merge(old, patch),
+        )  # fmt: skip
+
+    def set_path(self, rid: str, path: str, value: Any, *, if_rev: str | None = None,
+                 password: str | None = None) -> str:  # fmt: skip
+        """Set the value at dotted ``path`` (document created if missing); returns the new revision."""
+        rid_b = rid_bytes(rid)
+        paths.parse_path(path)
+        codec.check_value(value, where=repr(rid))
+        return self._write(
+            rid, rid_b, None, None, mode="put", if_rev=if_rev, password=password,
+            transform=lambda old: paths.set_in({} if old is _MISSING else old, path, value),
+        )  # fmt: skip
+
+    def delete_path(self, rid: str, path: str, *, if_rev: str | None = None,
+                    password: str | None = None) -> str:  # fmt: skip
+        """Remove the value at dotted ``path``; :class:`NotFound` if the document or path is missing."""
+        rid_b = rid_bytes(rid)
+        paths.parse_path(path)
+
+        def remove(old: Any) -> Any:
+            if old is _MISSING:
+                raise NotFound(f"document {rid!r} not found in store {self.name!r}")
+            return paths.delete_in(old, path)
+
+        return self._write(rid, rid_b, None, None, mode="update", if_rev=if_rev, password=password, transform=remove)
+
+    def delete(self, rid: str, *, if_rev: str | None = None, password: str | None = None) -> str:
+        """Delete document ``rid`` (a tombstone stays for sync); returns the tombstone's revision.
+
+        :class:`NotFound` if it does not exist.
+        """
+        rid_b = rid_bytes(rid)
+        return self._write(rid, rid_b, None, None, mode="delete", if_rev=if_rev, password=password)
+
+    def _write(
+        self,
+        rid: str,
+        rid_b: bytes,
+        doc: Any,
+        body: bytes | None,
+        *,
+        mode: str,
+        if_rev: str | None = None,
+        password: str | None = None,
+        transform: Callable[[Any], Any] | None = None,
+    ) -> str:
+        self._live()
+        if password is not None and (not isinstance(password, str) or not password):
+            raise ValidationError("password must be a non-empty str")
+        # A new password is hashed before the write lock is taken: it is slow on purpose.
+        new_hash = access.hash_password(password) if password is not None and mode != "delete" else None
+
+        def op(ctx: WriteCtx) -> str:
+            return self._apply(ctx, rid, rid_b, doc, body, mode, if_rev, password, new_hash, transform)
+
+        return self._env.run_write(op)
+
+    def _apply(
+        self,
+        ctx: WriteCtx,
+        rid: str,
+        rid_b: bytes,
+        doc: Any,
+        body: bytes | None,
+        mode: str,
+        if_rev: str | None,
+        password: str | None,
+        new_hash: bytes | None,
+        transform: Callable[[Any], Any] | None,
+    ) -> str:
+        state = self._write_state(ctx)
+        txn = ctx.txn
+        docs = self._docs
+        prefix = state.prefix
+        key = prefix + rid_b
+        counters = ctx.counter(prefix)
+        deleting = mode == "delete"
+
+        # Fast path: a brand-new document in a plain store is one conditional put.
+        if (
+            body is not None
+            and not state.indexes
+            and state.validator is None
+            and if_rev is None
+            and new_hash is None
+        ):
+            size = len(rid_b) + len(body)
+            total = counters[1] + size
+            if state.max_bytes is not None and total > state.max_bytes:
+                old = txn.get(key, db=docs)
+                if old is None:
+                    self._over_quota(state, total)
+            else:
+                seq = counters[2] + 1
+                dig = changes.digest(b"", False, body)
+                if txn.put(key, pack_record(0, 1, seq, (dig,), body), db=docs, overwrite=False):
+                    counters[0] += 1
+                    counters[1] = total
+                    counters[2] = seq
+                    txn.put(changes.seq_key(prefix, seq), changes.pack_entry(0, 1, dig, rid_b, deleted=False),
+                            db=self._dbs["changes"])  # fmt: skip
+                    return changes.rev_string(1, dig)
+
+        old = txn.get(key, db=docs)
+        header = read_header(old, key=rid) if old is not None else None
+        alive = header is not None and not header.deleted
+        if mode == "add" and alive:
+            raise DuplicateKey(f"document {rid!r} already exists in store {self.name!r}")
+        if (mode in ("update", "delete")) and not alive:
+            raise NotFound(f"document {rid!r} not found in store {self.name!r}")
+        assert old is not None or not alive
+        if alive and header is not None and header.flags & FLAG_PROTECTED:
+            self._check_password(txn, key, rid, password)
+        if if_rev is not None:
+            current = header.rev if alive and header is not None else None
+            if if_rev != current:
+                raise Conflict(
+                    f"document {rid!r} in store {self.name!r} is at revision {current!r}, not {if_rev!r}"
+                )
+        old_doc = codec.record_body(old, key=rid) if alive and old is not None else _MISSING
+        if transform is not None:
+            doc = transform(old_doc)
+            body = self._encode(doc, rid)
+        if deleting:
+            body = _TOMBSTONE_BODY
+        assert body is not None
+        if state.validator is not None and not deleting:
+            state.validator(doc, store=state.name)
+        old_size = len(rid_b) + len(old) - header.body_offset if alive and old is not None and header else 0
+        new_size = 0 if deleting else len(rid_b) + len(body)
+        total = counters[1] - old_size + new_size
+        if state.max_bytes is not None and new_size > old_size and total > state.max_bytes:
+            self._over_quota(state, total)
+        if state.indexes:
+            from . import index
+
+            index.maintain(ctx, state, rid_b, None if old_doc is _MISSING else old_doc,
+                           None if deleting else doc)  # fmt: skip
+
+        parent = header.hist[0] if header is not None and header.hist else b""
+        dig = changes.digest(parent, deleting, body)
+        gen = header.gen + 1 if header is not None else 1
+        hist = (dig, *header.hist[: changes.REVS_LIMIT - 1]) if header is not None else (dig,)
+        flags = FLAG_DELETED if deleting else 0
+        if header is not None and header.flags & FLAG_CONFLICTS:
+            flags |= FLAG_CONFLICTS
+        pw_db = self._dbs["passwords"]
+        if deleting:
+            if header is not None and header.flags & FLAG_PROTECTED:
+                txn.delete(key, db=pw_db)
+        elif header is not None and alive and header.flags & FLAG_PROTECTED:
+            flags |= FLAG_PROTECTED
+        elif new_hash is not None:
+            txn.put(key, new_hash, db=pw_db)
+            flags |= FLAG_PROTECTED
+        seq = counters[2] + 1
+        txn.put(key, pack_record(flags, gen, seq, hist, body), db=docs)
+        feed = self._dbs["changes"]
+        if header is not None:
+            txn.delete(changes.seq_key(prefix, header.seq), db=feed)
+        txn.put(changes.seq_key(prefix, seq), changes.pack_entry(flags, gen, dig, rid_b, deleted=deleting), db=feed)
+        counters[0] += (0 if deleting else 1) - (1 if alive else 0)
+        counters[1] = total
+        counters[2] = seq
+        return changes.rev_string(gen, dig)
+
+    def _over_quota(self, state: StoreState, total: int) -> None:
+        raise LimitExceeded(
+            f"store {state.name!r} would hold {total} bytes, over its max_size_mb limit of "
+            f"{state.record.get('max_size_mb')} MB ({state.max_bytes} bytes); nothing was written",
+            limit="max_size_mb",
+            value=total,
+        )
+
+    # -- change feed -----------------------------------------------------------------------
+    def changes(self, since: int = 0, *, limit: int | None = None, include_docs: bool = False) -> Iterator[Any]:
+        """Changes after ``since`` in order, one per document (its latest): ``Change(seq, rid, rev, deleted)``.
+
+        With ``include_docs=True`` yields ``(Change, document or None)``.
+        """
+        self._live()
+        if not isinstance(since, int) or since < 0:
+            raise ValidationError(f"since must be a sequence returned by changes(), got {since!r}")
+        if limit is not None and (not isinstance(limit, int) or limit < 0):
+            raise ValidationError(f"limit must be a non-negative int, got {limit!r}")
+        prefix = self._state.prefix
+        feed = self._dbs["changes"]
+        sent = 0
+        cursor_from = changes.seq_key(prefix, since + 1)
+        while limit is None or sent < limit:
+            batch: list[tuple[Any, Any]] = []
+            with self._env.reading() as txn:
+                cur = txn.cursor(db=feed)
+                if not cur.set_range(cursor_from):
+                    return
+                for key, raw in cur:
+                    if not key.startswith(prefix):
+                        break
+                    rid, rev, deleted = changes.unpack_entry(raw)
+                    change = changes.Change(int.from_bytes(key[8:], "big"), rid, rev, deleted)
+                    doc = None
+                    if include_docs and not deleted:
+                        rec = txn.get(prefix + rid.encode(), db=self._docs)
+                        if rec is not None and not rec[0] & (FLAG_DELETED | FLAG_PROTECTED):
+                            doc = codec.record_body(rec, key=rid)
+                    batch.append((change, doc))
+                    if len(batch) >= _BATCH or (limit is not None and sent + len(batch) >= limit):
+                        break
+            for change, doc in batch:
+                yield (change, doc) if include_docs else change
+            sent += len(batch)
+            if len(batch) < _BATCH and (limit is None or sent < limit):
+                return
+            if not batch:
+                return
+            cursor_from = changes.seq_key(prefix, batch[-1][0].seq + 1)
