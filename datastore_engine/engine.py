@@ -768,6 +768,12 @@ class Engine:
         """True inside ``engine.transaction()`` on this thread."""
         return getattr(self._env.tls, "ctx", None) is not None
 
+    # -- catalog API (issue 4) -------------------------------------------------------------
+    # (create_store, stores, update_store, drop_store(s), structures, session: added here)
+
+    # -- blob API (issue 5) --------------------------------------------------------------------
+    # (bucket, create_bucket, remove_bucket, bucket_exists, buckets: added here)
+
     # -- maintenance -----------------------------------------------------------------------
     def backup(self, dest: str | os.PathLike[str], *, compact: bool = True) -> str:
         """Write a consistent copy of the whole environment into directory ``dest``.
