@@ -316,4 +316,6 @@ def compile_filter(
     """
     if isinstance(filter, str):
         return _compile_text(filter, case_insensitive, bare_values)
+    if type(filter) not in _COMPILERS:
+        parse_filter(filter)  # raises InvalidFilter naming the wrong type
     return _compile(filter, case_insensitive)
