@@ -27,7 +27,9 @@ NEAR_DOUBLE_TIES = st.builds(
     st.integers(min_value=-3000, max_value=3000),
 )
 FLOATS = st.floats(allow_nan=False, allow_infinity=False)
-NUMBERS = st.one_of(INT64, NEAR_DOUBLE_TIES, FLOATS, st.integers(-5, 5), st.sampled_from([0.5, 1.5, -0.0]))
+NUMBERS = st.one_of(
+    INT64, NEAR_DOUBLE_TIES, FLOATS, st.integers(-5, 5), st.sampled_from([0.5, 1.5, -0.0])
+)
 SHORT_TEXT = st.text(alphabet=st.sampled_from("ab\x00\x01\xffé€😀"), max_size=6)
 LONG_TEXT = st.builds(
     lambda head, tail: head + tail,
