@@ -64,6 +64,7 @@ from ..errors import InvalidQuery, LimitExceeded
 from .evaluate import make_getter, make_test
 from .scim import AttrPath, Scalar
 from .sorting import SortKey
+from .text import show
 
 __all__ = [
     "MAX_QUERY_DEPTH",
@@ -232,13 +233,13 @@ _IGNORED = frozenset({"boost", "_name"})
 
 def _as_dict(value: Any, what: str) -> Mapping[str, Any]:
     if not isinstance(value, Mapping):
-        raise InvalidQuery(f"{what} must be an object, got {value!r:.80}")
+        raise InvalidQuery(f"{what} must be an object, got {show(value)}")
     return value
 
 
 def _field(name: Any, clause: str) -> AttrPath:
     if not isinstance(name, str) or not name or any(not part for part in name.split(".")):
-        raise InvalidQuery(f"{clause}: invalid field name {name!r:.80}")
+        raise InvalidQuery(f"{clause}: invalid field name {show(name)}")
     return AttrPath(tuple(name.split(".")))
 
 
@@ -247,7 +248,7 @@ def _single_field(clause: str, body: Any) -> tuple[AttrPath, Any]:
     fields = [key for key in spec if key not in _IGNORED]
     if len(fields) != 1:
         raise InvalidQuery(
-            f"{clause} needs exactly one field, got {sorted(map(str, fields))!r:.120}"
+            f"{clause} needs exactly one field, got {show(sorted(map(str, fields)))}"
         )
     return _field(fields[0], clause), spec[fields[0]]
 
@@ -255,7 +256,7 @@ def _single_field(clause: str, body: Any) -> tuple[AttrPath, Any]:
 def _check_keys(clause: str, spec: Mapping[str, Any], allowed: set[str]) -> None:
     for key in spec:
         if key not in allowed and key not in _IGNORED:
-            raise InvalidQuery(f"{clause}: unsupported parameter {key!r:.80}")
+            raise InvalidQuery(f"{clause}: unsupported parameter {show(key)}")
 
 
 def _scalar(clause: str, value: Any, *, allow_bool: bool = True) -> Scalar:
@@ -264,7 +265,7 @@ def _scalar(clause: str, value: Any, *, allow_bool: bool = True) -> Scalar:
             return value
     elif isinstance(value, str) or (isinstance(value, int | float) and math.isfinite(value)):
         return value
-    raise InvalidQuery(f"{clause}: unsupported value {value!r:.80}")
+    raise InvalidQuery(f"{clause}: unsupported value {show(value)}")
 
 
 def _case_insensitive(clause: str, spec: Mapping[str, Any]) -> bool:
@@ -287,7 +288,7 @@ def _parse_term(body: Any, depth: int) -> EsQuery:
 def _parse_terms(body: Any, depth: int) -> EsQuery:
     path, values = _single_field("terms", body)
     if not isinstance(values, list):
-        raise InvalidQuery(f"terms: expected a list of values, got {values!r:.80}")
+        raise InvalidQuery(f"terms: expected a list of values, got {show(values)}")
     return Term(path, tuple(_scalar("terms", v) for v in values))
 
 
@@ -304,9 +305,9 @@ def _parse_range(body: Any, depth: int) -> EsQuery:
         elif key == "time_zone" and value in ("Z", "UTC", "+00:00"):
             continue
         elif key not in _IGNORED:
-            raise InvalidQuery(f"range: unsupported parameter {key!r:.80}")
+            raise InvalidQuery(f"range: unsupported parameter {show(key)}")
     if not bounds:
-        raise InvalidQuery(f"range on {path.dotted!r} needs at least one of gt, gte, lt, lte")
+        raise InvalidQuery(f"range on {show(path.dotted)} needs at least one of gt, gte, lt, lte")
     return Range(path, tuple(bounds))
 
 
@@ -318,7 +319,7 @@ def _parse_prefix(body: Any, depth: int) -> EsQuery:
         ci = _case_insensitive("prefix", spec)
         spec = spec.get("value")
     if not isinstance(spec, str):
-        raise InvalidQuery(f"prefix: expected a string value, got {spec!r:.80}")
+        raise InvalidQuery(f"prefix: expected a string value, got {show(spec)}")
     return Prefix(path, spec, ci)
 
 
@@ -335,7 +336,7 @@ def _parse_ids(body: Any, depth: int) -> EsQuery:
     if not isinstance(values, list) or not all(
         isinstance(v, str) or (isinstance(v, int) and not isinstance(v, bool)) for v in values
     ):
-        raise InvalidQuery(f"ids: 'values' must be a list of ids, got {values!r:.80}")
+        raise InvalidQuery(f"ids: 'values' must be a list of ids, got {show(values)}")
     return IdsQuery(frozenset(str(v) for v in values))
 
 
@@ -357,10 +358,10 @@ def _resolve_msm(value: Any, count: int) -> int:
     elif isinstance(value, str):
         text = value.strip()
     else:
-        raise InvalidQuery(f"bool: unsupported minimum_should_match {value!r:.80}")
+        raise InvalidQuery(f"bool: unsupported minimum_should_match {show(value)}")
     m = _MSM_RE.fullmatch(text)
     if m is None:
-        raise InvalidQuery(f"bool: unsupported minimum_should_match {value!r:.80}")
+        raise InvalidQuery(f"bool: unsupported minimum_should_match {show(value)}")
     negative, digits, percent = m.groups()
     number = int(digits)
     amount = count * number // 100 if percent else number
@@ -410,13 +411,13 @@ def _parse_query(body: Any, depth: int = 0) -> EsQuery:
     spec = _as_dict(body, "query clause")
     if len(spec) != 1:
         raise InvalidQuery(
-            f"a query clause needs exactly one key, got {sorted(map(str, spec))!r:.120}"
+            f"a query clause needs exactly one key, got {show(sorted(map(str, spec)))}"
         )
     ((name, args),) = spec.items()
     parser = _PARSERS.get(name)
     if parser is None:
         raise InvalidQuery(
-            f"unsupported query clause {name!r:.80}; supported: {', '.join(_PARSERS)}"
+            f"unsupported query clause {show(name)}; supported: {', '.join(_PARSERS)}"
         )
     return parser(args, depth)
 
@@ -502,7 +503,7 @@ _BODY_KEYS = frozenset({"query", "from", "size", "sort", "_source", "track_total
 def _count(body: Mapping[str, Any], key: str, default: int) -> int:
     value = body.get(key, default)
     if not isinstance(value, int) or isinstance(value, bool) or value < 0:
-        raise InvalidQuery(f"{key!r} must be a non-negative integer, got {value!r:.80}")
+        raise InvalidQuery(f"{show(key)} must be a non-negative integer, got {show(value)}")
     return value
 
 
@@ -515,14 +516,14 @@ def _parse_sort(spec: Any) -> tuple[SortKey, ...]:
             continue
         entry = _as_dict(item, "sort entry")
         if len(entry) != 1:
-            raise InvalidQuery(f"sort entry needs exactly one field, got {item!r:.80}")
+            raise InvalidQuery(f"sort entry needs exactly one field, got {show(item)}")
         ((name, order),) = entry.items()
         if isinstance(order, Mapping):
             _check_keys("sort", order, {"order", "unmapped_type"})
             order = order.get("order", "asc")
         if order not in ("asc", "desc"):
             raise InvalidQuery(
-                f"sort order of {name!r:.80} must be 'asc' or 'desc', got {order!r:.40}"
+                f"sort order of {show(name)} must be 'asc' or 'desc', got {show(order)}"
             )
         keys.append(SortKey(_field(name, "sort").dotted, order == "desc"))
     return tuple(keys)
@@ -532,7 +533,7 @@ def _patterns(value: Any, what: str) -> tuple[str, ...]:
     items = [value] if isinstance(value, str) else value
     if not isinstance(items, list) or not all(isinstance(p, str) and p for p in items):
         raise InvalidQuery(
-            f"_source {what} must be a field name or a list of them, got {value!r:.80}"
+            f"_source {what} must be a field name or a list of them, got {show(value)}"
         )
     return tuple(items)
 
@@ -546,7 +547,7 @@ def _parse_source(spec: Any) -> SourceFilter:
         allowed = {"includes", "excludes", "include", "exclude"}
         bad = [k for k in spec if k not in allowed]
         if bad:
-            raise InvalidQuery(f"_source: unsupported key {bad[0]!r:.80}")
+            raise InvalidQuery(f"_source: unsupported key {show(bad[0])}")
         includes = spec.get("includes", spec.get("include", []))
         excludes = spec.get("excludes", spec.get("exclude", []))
         return SourceFilter(True, _patterns(includes, "includes"), _patterns(excludes, "excludes"))
@@ -564,7 +565,7 @@ def compile_search(body: Mapping[str, Any] | None) -> Search:
     for key in body:
         if key not in _BODY_KEYS:
             raise InvalidQuery(
-                f"unsupported search body key {key!r:.80}; supported: {', '.join(sorted(_BODY_KEYS))}"
+                f"unsupported search body key {show(key)}; supported: {', '.join(sorted(_BODY_KEYS))}"
             )
     query = _parse_query(body.get("query", {"match_all": {}}))
     from_, size = _count(body, "from", 0), _count(body, "size", DEFAULT_SIZE)

@@ -51,6 +51,7 @@ from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any, TypeAlias
 
+from ..errors import InvalidFilter
 from .scim import And, AttrPath, Compare, Node, Not, Or, Present, Scalar, ValuePath, parse_filter
 
 __all__ = [
@@ -317,5 +318,5 @@ def compile_filter(
     if isinstance(filter, str):
         return _compile_text(filter, case_insensitive, bare_values)
     if type(filter) not in _COMPILERS:
-        parse_filter(filter)  # raises InvalidFilter naming the wrong type
+        raise InvalidFilter(f"a filter must be a str or a parsed node, got {type(filter).__name__}")
     return _compile(filter, case_insensitive)

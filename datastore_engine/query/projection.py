@@ -29,6 +29,7 @@ from functools import lru_cache
 from typing import Any, TypeAlias
 
 from ..errors import InvalidQuery
+from .text import show
 
 __all__ = ["MAX_EXPRESSION_LENGTH", "Projection", "compile_projection", "project"]
 
@@ -45,7 +46,7 @@ def _parse(expression: str) -> Any:
     try:
         return parse(expression)
     except Exception as exc:  # jsonpath-ng raises bare Exception subclasses of several kinds
-        raise InvalidQuery(f"invalid JSONPath expression {expression!r}: {exc}") from exc
+        raise InvalidQuery(f"invalid JSONPath expression {show(expression)}: {exc}") from exc
 
 
 def compile_projection(fields: Sequence[str]) -> Projection:
@@ -55,11 +56,13 @@ def compile_projection(fields: Sequence[str]) -> Projection:
     {'a[?(@.b > 1)].b': 2}
     """
     if isinstance(fields, str) or not isinstance(fields, Sequence):
-        raise InvalidQuery(f"fields must be a list of JSONPath strings, got {fields!r}")
+        raise InvalidQuery(f"fields must be a list of JSONPath strings, got {show(fields)}")
     compiled: list[tuple[str, Any]] = []
     for field in fields:
         if not isinstance(field, str) or not field.strip():
-            raise InvalidQuery(f"invalid JSONPath expression {field!r}: expected a non-empty str")
+            raise InvalidQuery(
+                f"invalid JSONPath expression {show(field)}: expected a non-empty str"
+            )
         if len(field) > MAX_EXPRESSION_LENGTH:
             raise InvalidQuery(
                 f"JSONPath expression of {len(field)} characters is over {MAX_EXPRESSION_LENGTH}"
@@ -72,7 +75,7 @@ def compile_projection(fields: Sequence[str]) -> Projection:
             try:
                 values = [match.value for match in expression.find(doc)]
             except Exception as exc:  # e.g. a filter comparing str and int inside jsonpath-ng
-                raise InvalidQuery(f"JSONPath expression {field!r} failed: {exc}") from exc
+                raise InvalidQuery(f"JSONPath expression {show(field)} failed: {exc}") from exc
             if len(values) == 1:
                 result[field] = values[0]
             elif values:

@@ -23,6 +23,7 @@ Grammar and choices (lowest precedence first)::
 * Attribute paths are dotted names; each name is ``[A-Za-z0-9_$][A-Za-z0-9_$-]*``.
   A name is always an attribute name, never a list index: ``tags.0`` looks up a
   key ``"0"`` (lists are searched element by element, see ``evaluate``).
+  ``and`` and ``or`` cannot start an attribute path (they are reserved).
   An optional schema URN prefix (``urn:...:User:name.familyName``) is kept in
   :attr:`AttrPath.urn`; everything up to the last ``:`` is the URN.
 * Value filters ``emails[type eq "work"]`` may be followed by ``.sub``

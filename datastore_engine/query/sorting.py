@@ -30,6 +30,7 @@ from typing import Any, TypeVar
 
 from ..errors import InvalidQuery
 from .evaluate import Getter, make_getter
+from .text import show
 
 __all__ = ["SortKey", "parse_sort", "sort_items", "total_order_key"]
 
@@ -72,7 +73,7 @@ def _parse_one(text: str) -> SortKey:
     names = path.split(".")
     if not path or any(not name or not set(name) <= _NAME_CHARS for name in names):
         raise InvalidQuery(
-            f"invalid sort key {text!r}: expected a dotted path like '-age' or 'name.given'"
+            f"invalid sort key {show(text)}: expected a dotted path like '-age' or 'name.given'"
         )
     return SortKey(path, descending)
 
@@ -93,7 +94,7 @@ def parse_sort(spec: str | Sequence[str | SortKey] | None) -> tuple[SortKey, ...
         elif isinstance(part, str):
             keys.append(_parse_one(part.strip()))
         else:
-            raise InvalidQuery(f"invalid sort key {part!r}: expected a str")
+            raise InvalidQuery(f"invalid sort key {show(part)}: expected a str")
     return tuple(keys)
 
 
