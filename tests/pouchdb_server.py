@@ -33,6 +33,8 @@ ROOT = Path(__file__).resolve().parent.parent
 SERVER_BIN = ROOT / ".ci" / "node" / "node_modules" / "pouchdb-server" / "bin" / "pouchdb-server"
 START_TIMEOUT = 30.0  # seconds; node takes ~1 s on a quiet machine, CI may be slower
 STOP_TIMEOUT = 5.0
+# No proxy: an http_proxy in the environment must not capture 127.0.0.1 traffic.
+_OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
 
 def _free_port() -> int:
@@ -43,7 +45,7 @@ def _free_port() -> int:
 
 def _answers(url: str) -> bool:
     try:
-        with urllib.request.urlopen(url, timeout=1.0) as response:
+        with _OPENER.open(url, timeout=1.0) as response:
             return bool(json.loads(response.read()).get("version"))
     except (OSError, ValueError):
         return False
@@ -122,9 +124,9 @@ def pouchdb_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 def pouchdb_db(pouchdb_server: str) -> Iterator[str]:
     """URL of a fresh empty database on the session server, deleted after the test."""
     url = f"{pouchdb_server}/test-{uuid.uuid4().hex[:12]}"
-    urllib.request.urlopen(urllib.request.Request(url, method="PUT"), timeout=10).close()
+    _OPENER.open(urllib.request.Request(url, method="PUT"), timeout=10).close()
     try:
         yield url
     finally:
         with contextlib.suppress(urllib.error.URLError, OSError):
-            urllib.request.urlopen(urllib.request.Request(url, method="DELETE"), timeout=10).close()
+            _OPENER.open(urllib.request.Request(url, method="DELETE"), timeout=10).close()
