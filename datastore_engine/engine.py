@@ -24,9 +24,12 @@ Design notes (see ../shared/LMDB.md for the measurements behind them):
   flush for many durable writers. Each caller returns only after the commit
   that holds its write.
 * **Fork.** An environment inherited across ``fork()`` is marked unusable in the
-  child (``os.register_at_fork``); using it raises :class:`ForkedEngine`. The
-  child opens its own. Inherited handles are never closed in the child, since
-  closing would clear the parent's reader slots.
+  child (``os.register_at_fork``); using it raises :class:`ForkedEngine`
+  (LMDB would otherwise let the child write silently). Inherited handles are
+  never closed in the child: closing clears the parent's reader slots (seen
+  here). py-lmdb refuses a second open of the same file in one process, so a
+  child cannot reopen a path its parent had open at fork time: open engines
+  after forking, or use the ``spawn`` start method. Any other path opens fine.
 * **Durability.** ``durable=True`` (default): ``sync`` and ``metasync``, a
   write returns after its commit is on disk. ``durable=False``: no flush per
   commit (LMDB ``MDB_NOSYNC``); a process crash loses nothing, an OS crash may
@@ -618,6 +621,13 @@ class Engine:
                     f"open it with the same setting (asked for durable={durable})"
                 )
             if env is None:
+                if any(old.path == key for old in _inherited):
+                    raise ForkedEngine(
+                        f"{self.path} was open in the parent when this process forked; py-lmdb cannot "
+                        "open the same file twice in one process, and closing the inherited handle "
+                        "would clear the parent's reader slots. Open engines after forking (e.g. in a "
+                        "pool initializer) or use the 'spawn' start method"
+                    )
                 env = _Env(key, durable=durable, map_size=map_size)
                 _registry[key] = env
             env.refs += 1

@@ -1,0 +1,305 @@
+"""Engine lifecycle, domains, transactions, map growth, threads, processes and fork."""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import pathlib
+import sys
+import threading
+from typing import Any
+
+import pytest
+
+import datastore_engine as dse
+
+
+def test_everything_written_is_there_after_close_and_reopen(tmp_path: pathlib.Path) -> None:
+    with dse.open(tmp_path / "db") as eng:
+        s = eng.store("s")
+        for i in range(100):
+            s.put(f"k{i}", {"i": i, "nested": {"l": [i, str(i)]}})
+        s.merge("k1", {"extra": True})
+        s.delete("k2")
+        eng.store("org", domain="organization").put("o", {"x": 1})
+    with dse.open(tmp_path / "db") as eng:
+        s = eng.store("s")
+        assert len(s) == 99
+        assert s.get("k1") == {"i": 1, "nested": {"l": [1, "1"]}, "extra": True}
+        assert "k2" not in s
+        assert eng.store("org", domain="organization").get("o") == {"x": 1}
+
+
+def test_paths_may_be_str_or_pathlike(tmp_path: pathlib.Path) -> None:
+    with dse.open(str(tmp_path / "a")) as eng:
+        eng.store("s").put("x", {})
+    with dse.open(tmp_path / "a") as eng:
+        assert "x" in eng.store("s")
+
+
+def test_open_temporary_deletes_its_directory_on_close() -> None:
+    eng = dse.open_temporary()
+    path = eng.path
+    eng.store("s").put("x", {"y": 1})
+    assert os.path.isdir(path)
+    eng.close()
+    assert not os.path.exists(path)
+
+
+def test_domains_scope_stores_by_app_and_org(tmp_path: pathlib.Path) -> None:
+    path = tmp_path / "shared"
+    with dse.open(path, app="a1", org="o1") as e1, dse.open(path, app="a2", org="o1") as e2, \
+            dse.open(path, app="a3", org="o2") as e3:  # fmt: skip
+        e1.store("cfg").put("k", {"owner": "a1"})
+        e2.store("cfg").put("k", {"owner": "a2"})
+        e1.store("team", domain="organization").put("k", {"org": "o1"})
+        e3.store("team", domain="organization").put("k", {"org": "o2"})
+        e1.store("all", domain="system").put("k", {"v": 1})
+        assert e1.store("cfg").get("k") == {"owner": "a1"}
+        assert e2.store("cfg").get("k") == {"owner": "a2"}
+        assert e2.store("team", domain="organization").get("k") == {"org": "o1"}
+        assert e3.store("team", domain="organization").get("k") == {"org": "o2"}
+        assert e3.store("all", domain="system").get("k") == {"v": 1}
+
+
+def _child_writes(path: str, app: str, queue: Any) -> None:
+    with dse.open(path, app=app) as eng:
+        eng.store("private").put("secret", {"app": app})
+        eng.store("common", domain="system").put(app, {"hello": app})
+        queue.put("written")
+
+
+def _child_reads(path: str, app: str, other: str, queue: Any) -> None:
+    with dse.open(path, app=app) as eng:
+        queue.put(
+            {
+                "own": eng.store("private").get("secret", None),
+                "system": sorted(eng.store("common", domain="system").keys()),
+                "other_private_visible": eng.store("private").get("secret", None) == {"app": other},
+            }
+        )
+
+
+def test_two_processes_with_different_apps_see_only_their_own_local_stores(tmp_path: pathlib.Path) -> None:
+    ctx = multiprocessing.get_context("spawn")
+    path = str(tmp_path / "db")
+    queue = ctx.Queue()
+    writers = [ctx.Process(target=_child_writes, args=(path, app, queue)) for app in ("app-a", "app-b")]
+    for p in writers:
+        p.start()
+    for p in writers:
+        p.join(60)
+        assert p.exitcode == 0
+    results = []
+    for app, other in (("app-a", "app-b"), ("app-b", "app-a")):
+        q = ctx.Queue()
+        p = ctx.Process(target=_child_reads, args=(path, app, other, q))
+        p.start()
+        results.append(q.get(timeout=60))
+        p.join(60)
+    assert results[0]["own"] == {"app": "app-a"}
+    assert results[1]["own"] == {"app": "app-b"}
+    assert not results[0]["other_private_visible"] and not results[1]["other_private_visible"]
+    assert results[0]["system"] == results[1]["system"] == ["app-a", "app-b"]
+
+
+def test_the_same_path_opened_twice_in_one_process_shares_one_environment(tmp_path: pathlib.Path) -> None:
+    e1 = dse.open(tmp_path / "db", app="x")
+    e2 = dse.open(tmp_path / "db", app="x")
+    assert e1._env is e2._env
+    e1.store("s").put("a", {"v": 1})
+    assert e2.store("s").get("a") == {"v": 1}
+    e1.close()
+    assert e2.store("s").get("a") == {"v": 1}  # still open for the second opener
+    e2.close()
+    e3 = dse.open(tmp_path / "db", app="x")
+    assert e3.store("s").get("a") == {"v": 1}
+    e3.close()
+
+
+def test_opening_one_path_with_different_durability_is_refused(tmp_path: pathlib.Path) -> None:
+    with dse.open(tmp_path / "db", durable=True):
+        with pytest.raises(dse.ValidationError, match="durable"):
+            dse.open(tmp_path / "db", durable=False)
+
+
+def test_bad_engine_arguments_are_refused(tmp_path: pathlib.Path) -> None:
+    with pytest.raises(dse.ValidationError):
+        dse.open(tmp_path / "x", app="")
+    with pytest.raises(dse.ValidationError):
+        dse.open(tmp_path / "x", map_size=-1)
+
+
+def test_transaction_commits_writes_to_several_stores_at_once(engine: dse.Engine) -> None:
+    a, b = engine.store("a"), engine.store("b")
+    with engine.transaction():
+        a.put("x", {"n": 1})
+        b.merge("y", {"n": 2})
+        assert a.get("x") == {"n": 1}  # reads see the transaction's own writes
+        assert len(a) == 1
+    assert a.get("x") == {"n": 1} and b.get("y") == {"n": 2}
+
+
+def test_an_exception_inside_a_transaction_rolls_back_every_store(engine: dse.Engine, snapshot: Any) -> None:
+    a, b = engine.store("a"), engine.store("b")
+    a.put("keep", {"v": 0})
+    before = snapshot(engine)
+    with pytest.raises(RuntimeError), engine.transaction():
+        a.put("x", {"n": 1})
+        b.put("y", {"n": 2})
+        a.delete("keep")
+        raise RuntimeError("boom")
+    assert snapshot(engine) == before
+    assert len(a) == 1 and len(b) == 0
+
+
+def test_a_nested_transaction_is_a_savepoint(engine: dse.Engine) -> None:
+    s = engine.store("s")
+    with engine.transaction():
+        s.put("outer", {})
+        try:
+            with engine.transaction():
+                s.put("inner", {})
+                raise ValueError("undo inner only")
+        except ValueError:
+            pass
+        with engine.transaction():
+            s.put("inner2", {})
+    assert s.keys() == ["inner2", "outer"]
+    assert len(s) == 2
+
+
+def test_a_refused_write_inside_a_transaction_leaves_the_rest_of_it_intact(engine: dse.Engine) -> None:
+    s = engine.store("s")
+    with engine.transaction():
+        s.put("a", {})
+        with pytest.raises(dse.ValidationError):
+            s.put("b", {"x": float("nan")})
+        s.put("c", {})
+    assert s.keys() == ["a", "c"]
+
+
+def test_the_map_grows_by_itself_for_200_mb(tmp_path: pathlib.Path) -> None:
+    blob = "x" * 100_000
+    with dse.open(tmp_path / "db", map_size=1 << 20, durable=False) as eng:
+        s = eng.store("big")
+        for i in range(1000):  # single operations: grown ahead and retried
+            s.put(f"d{i}", {"blob": blob, "i": i})
+        for batch in range(10):  # 20 MB transactions
+            with eng.transaction():
+                for i in range(200):
+                    s.put(f"t{batch}-{i}", {"blob": blob})
+        assert len(s) == 3000
+        assert eng.map_info()["map_size"] > 200 * 1024 * 1024
+        assert s.get("d999")["i"] == 999
+
+
+def test_a_transaction_that_fills_the_map_commits_nothing_and_is_retryable(tmp_path: pathlib.Path) -> None:
+    blob = "y" * 200_000
+    with dse.open(tmp_path / "db", map_size=1 << 20, durable=False) as eng:
+        s = eng.store("big")
+        s.put("before", {"v": 1})
+        attempts = 0
+        while True:
+            attempts += 1
+            try:
+                with eng.transaction():
+                    for i in range(100):  # 20 MB in one transaction, map of 1 MB
+                        s.put(f"d{i}", {"blob": blob})
+                break
+            except dse.MapGrown:
+                assert len(s) == 1  # nothing of the failed attempt landed
+                assert attempts < 20
+        assert attempts > 1
+        assert len(s) == 101
+
+
+def test_concurrent_writers_from_threads_all_land(engine: dse.Engine) -> None:
+    s = engine.store("s")
+    errors: list[BaseException] = []
+
+    def work(t: int) -> None:
+        try:
+            for i in range(50):
+                s.put(f"t{t}-{i}", {"t": t, "i": i})
+                s.merge(f"t{t}-{i}", {"merged": True})
+        except BaseException as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work, args=(t,)) for t in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors
+    assert len(s) == 400
+    assert all(doc["merged"] for _, doc in s.items())
+
+
+def test_an_invalid_write_in_a_group_commit_batch_fails_alone(engine: dse.Engine) -> None:
+    s = engine.store("s")
+    s.put("dup", {})
+    barrier = threading.Barrier(6)
+    outcomes: dict[int, str] = {}
+
+    def work(t: int) -> None:
+        barrier.wait()
+        try:
+            if t == 0:
+                s.add({}, rid="dup")
+            else:
+                s.put(f"ok{t}", {"t": t})
+            outcomes[t] = "ok"
+        except dse.DuplicateKey:
+            outcomes[t] = "dup"
+
+    threads = [threading.Thread(target=work, args=(t,)) for t in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert outcomes == {0: "dup", 1: "ok", 2: "ok", 3: "ok", 4: "ok", 5: "ok"}
+    assert len(s) == 6
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="fork is POSIX")
+def test_an_engine_used_after_fork_raises_in_the_child(tmp_path: pathlib.Path) -> None:
+    eng = dse.open(tmp_path / "db")
+    s = eng.store("s")
+    s.put("a", {"v": 1})
+    read_fd, write_fd = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - runs in the child
+        os.close(read_fd)
+        results = []
+        for action in (lambda: s.get("a"), lambda: s.put("b", {}), lambda: eng.store("t")):
+            try:
+                action()
+                results.append("no error")
+            except dse.ForkedEngine:
+                results.append("ForkedEngine")
+            except BaseException as exc:
+                results.append(type(exc).__name__)
+        try:  # reopening the inherited path is refused clearly (py-lmdb: one open per file)
+            dse.open(tmp_path / "db")
+            results.append("opened")
+        except dse.ForkedEngine as exc:
+            results.append("ForkedEngine:spawn" if "spawn" in str(exc) else "ForkedEngine")
+        except BaseException as exc:
+            results.append(type(exc).__name__)
+        try:  # another path opens fine in the child
+            with dse.open(tmp_path / "child-own") as own:
+                own.store("s").put("c", {"v": 2})
+                results.append(str(own.store("s").get("c")))
+        except BaseException as exc:
+            results.append(type(exc).__name__)
+        os.write(write_fd, ",".join(results).encode())
+        os._exit(0)
+    os.close(write_fd)
+    _, status = os.waitpid(pid, 0)
+    out = os.read(read_fd, 4096).decode()
+    os.close(read_fd)
+    assert out == "ForkedEngine,ForkedEngine,ForkedEngine,ForkedEngine:spawn,{'v': 2}"
+    assert "b" not in s
+    s.put("c", {})  # the parent is unaffected
+    eng.close()

@@ -1,0 +1,128 @@
+"""A Store driven side by side with a plain dict: the two never differ."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+from hypothesis import settings
+from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
+
+import datastore_engine as dse
+from datastore_engine import paths
+
+RIDS = st.sampled_from(["a", "b", "c", "d", "e", "ü-ñ", "x" * 250])
+leaf = st.none() | st.booleans() | st.integers(-(2**63), 2**63 - 1) | st.floats(allow_nan=False,
+                                                                                allow_infinity=False) | st.text(max_size=5)  # fmt: skip
+docs = st.recursive(
+    leaf,
+    lambda c: st.lists(c, max_size=3) | st.dictionaries(st.sampled_from(["k", "l", "m", "0"]), c, max_size=3),
+    max_leaves=10,
+)
+dict_docs = st.dictionaries(st.sampled_from(["k", "l", "m", "n"]), docs, max_size=4)
+PATHS = st.sampled_from(["k", "l", "k.k", "k.0", "l.m", "m.0.k", "n"])
+
+
+def _merge(target: Any, source: Any) -> Any:
+    if isinstance(target, dict) and isinstance(source, dict):
+        out = dict(target)
+        for k, v in source.items():
+            out[k] = _merge(out[k], v) if k in out else v
+        return out
+    if isinstance(target, list) and isinstance(source, list):
+        merged = [_merge(t, s) for t, s in zip(target, source, strict=False)]
+        return merged + (source[len(target):] if len(source) > len(target) else target[len(source):])
+    return source
+
+
+class StoreAgainstDict(RuleBasedStateMachine):
+    def __init__(self) -> None:
+        super().__init__()
+        self.engine = dse.open_temporary()
+        self.store = self.engine.store("model")
+        self.model: dict[str, Any] = {}
+
+    def teardown(self) -> None:
+        self.engine.close()
+
+    @rule(rid=RIDS, doc=docs)
+    def add(self, rid: str, doc: Any) -> None:
+        if rid in self.model:
+            try:
+                self.store.add(doc, rid=rid)
+            except dse.DuplicateKey:
+                return
+            raise AssertionError("add of an existing rid succeeded")
+        self.store.add(doc, rid=rid)
+        self.model[rid] = copy.deepcopy(doc)
+
+    @rule(rid=RIDS, doc=docs)
+    def put(self, rid: str, doc: Any) -> None:
+        self.store.put(rid, doc)
+        self.model[rid] = copy.deepcopy(doc)
+
+    @rule(rid=RIDS, patch=docs)
+    def merge(self, rid: str, patch: Any) -> None:
+        self.store.merge(rid, patch)
+        self.model[rid] = copy.deepcopy(_merge(self.model[rid], patch) if rid in self.model else patch)
+
+    @rule(rid=RIDS)
+    def delete(self, rid: str) -> None:
+        if rid in self.model:
+            self.store.delete(rid)
+            del self.model[rid]
+        else:
+            try:
+                self.store.delete(rid)
+            except dse.NotFound:
+                return
+            raise AssertionError("delete of a missing rid succeeded")
+
+    @rule(rid=RIDS, path=PATHS, value=docs)
+    def set_path(self, rid: str, path: str, value: Any) -> None:
+        try:
+            expected = paths.set_in(self.model.get(rid, {}), path, value)
+        except dse.ValidationError:
+            try:
+                self.store.set_path(rid, path, value)
+            except dse.ValidationError:
+                return
+            raise AssertionError("set_path accepted what the model refused") from None
+        self.store.set_path(rid, path, value)
+        self.model[rid] = expected
+
+    @rule(rid=RIDS)
+    def get(self, rid: str) -> None:
+        assert self.store.get(rid, default="<missing>") == self.model.get(rid, "<missing>")
+
+    @rule(puts=st.lists(st.tuples(RIDS, docs), min_size=1, max_size=4))
+    def rolled_back_transaction(self, puts: list[tuple[str, Any]]) -> None:
+        try:
+            with self.engine.transaction():
+                for rid, doc in puts:
+                    self.store.put(rid, doc)
+                raise RuntimeError("roll back")
+        except RuntimeError:
+            pass
+
+    @rule(puts=st.lists(st.tuples(RIDS, dict_docs), min_size=1, max_size=4))
+    def committed_transaction(self, puts: list[tuple[str, Any]]) -> None:
+        with self.engine.transaction():
+            for rid, doc in puts:
+                self.store.merge(rid, doc)
+                self.model[rid] = copy.deepcopy(_merge(self.model[rid], doc) if rid in self.model else doc)
+
+    @precondition(lambda self: bool(self.model))
+    @rule()
+    def keys_and_items(self) -> None:
+        assert self.store.keys() == sorted(self.model, key=lambda r: r.encode())
+        assert dict(self.store.items()) == self.model
+
+    @invariant()
+    def same_length(self) -> None:
+        assert len(self.store) == len(self.model)
+
+
+StoreAgainstDict.TestCase.settings = settings(max_examples=500, stateful_step_count=20, deadline=None)
+test_store_behaves_like_a_dict = StoreAgainstDict.TestCase
