@@ -149,7 +149,8 @@ def summary_table(results: list[Result], n_main: int) -> list[str]:
     ]
     for res in results:
         lines.append(
-            f"| {_label(res, n_main)} | {res.get('n_docs', '-')} | {fmt(res.get('baseline_rss_mb'))} | "
+            f"| {_label(res, n_main)} | {'-' if res['backend'] == 'file' else res.get('n_docs', '-')} | "
+            f"{fmt(res.get('baseline_rss_mb'))} | "
             f"{fmt(res.get('peak_rss_mb'))} | {fmt(res.get('rss_growth_mb'))} | "
             f"{fmt(res.get('peak_anon_mb'))} | {fmt(res.get('seconds'))} |"
         )

@@ -339,7 +339,7 @@ def blobs(b: Backend, cfg: Config) -> Outcome:
 def scale(b_factory: Callable[[], Backend], cfg: Config) -> Outcome:
     """Insert ``scale_total`` docs in batches; point-get rate and p50/p99 at mid and at total."""
     if cfg.scale_total <= 0:
-        raise Unsupported("full mode only")
+        raise Unsupported("full mode only" if cfg.mode != "full" else "not run at this backend's N")
     b = b_factory()
     b.open()
     out = Outcome()

@@ -116,6 +116,23 @@ class SqliteBackend(Backend):
         )
 
     # -- queries ---------------------------------------------------------------------
+    def _indexed(self, where: str, args: tuple[Any, ...], count: int) -> QueryResult:
+        # With an index, COUNT(*) reads only the index; the page then fetches `count` rows.
+        # (The one-pass window form of _query materializes every matching document: 60x
+        # slower for a 3% range.) Both statements share one read snapshot.
+        con = self.con
+        con.execute("BEGIN")
+        try:
+            (total,) = con.execute(f"SELECT COUNT(*) FROM docs WHERE {where}", args).fetchone()
+            rows = con.execute(
+                f"SELECT rid, doc FROM docs WHERE {where} ORDER BY rowid LIMIT ?", (*args, count)
+            ).fetchall()
+        finally:
+            con.execute("COMMIT")
+        for row in rows:
+            json.loads(row[1])
+        return total, [row[0] for row in rows]
+
     def _query(self, where: str, args: tuple[Any, ...], count: int) -> QueryResult:
         # COUNT(*) OVER () counts every match while LIMIT returns the first page: one pass.
         rows = self.con.execute(
@@ -139,10 +156,10 @@ class SqliteBackend(Backend):
         )
 
     def find_eq(self, field: str, value: Any, *, count: int) -> QueryResult:
-        return self._query(f"json_extract(doc, '$.{field}') = ?", (value,), count)
+        return self._indexed(f"json_extract(doc, '$.{field}') = ?", (value,), count)
 
     def find_range(self, field: str, lo: int, hi: int, *, count: int) -> QueryResult:
-        return self._query(
+        return self._indexed(
             f"json_extract(doc, '$.{field}') >= ? AND json_extract(doc, '$.{field}') <= ?",
             (lo, hi),
             count,
