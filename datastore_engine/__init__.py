@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+from .blobs import Bucket, ObjectInfo
 from .catalog import StoreInfo
 from .changes import Change
 from .engine import Engine, open, open_temporary
@@ -39,6 +40,7 @@ from .store import Store
 __version__ = "0.1.0"
 
 __all__ = [
+    "Bucket",
     "Change",
     "Conflict",
     "CorruptData",
@@ -53,6 +55,7 @@ __all__ = [
     "LimitExceeded",
     "MapGrown",
     "NotFound",
+    "ObjectInfo",
     "StorageError",
     "StorageFull",
     "Store",

@@ -76,6 +76,7 @@ from .errors import (
 from .keys import check_domain, check_store_name
 
 if TYPE_CHECKING:
+    from .blobs import Bucket
     from .store import Store
 
 __all__ = ["DB_NAMES", "Engine", "WriteCtx", "open", "open_temporary", "translate"]
@@ -229,6 +230,9 @@ class _Env:
         self._leader = False
         self.tls = threading.local()
         self.watchers = threading.Condition(threading.Lock())
+        from . import blobs  # free chunks of uploads whose process died (issue 5)
+
+        blobs.reclaim_orphans(self)
 
     # -- the gate --------------------------------------------------------------
     def check(self) -> None:
@@ -782,7 +786,42 @@ class Engine:
     # (create_store, stores, update_store, drop_store(s), structures, session: added here)
 
     # -- blob API (issue 5) --------------------------------------------------------------------
-    # (bucket, create_bucket, remove_bucket, bucket_exists, buckets: added here)
+    # Thin delegations to blobs.py (buckets are engine-wide, not scoped by app/org).
+    def bucket(self, name: str) -> Bucket:
+        """The bucket ``name``, created if missing (S3 naming rules, underscores allowed).
+
+        >>> import datastore_engine as dse
+        >>> with dse.open_temporary() as engine:
+        ...     engine.bucket("media").put("a.txt", b"hi").etag
+        '49f68a5c8493ec2c0bf489821c21fc3b'
+        """
+        from . import blobs
+
+        return blobs.bucket(self, name)
+
+    def create_bucket(self, name: str) -> Bucket:
+        """Create bucket ``name``; :class:`Conflict` if it exists."""
+        from . import blobs
+
+        return blobs.create_bucket(self, name)
+
+    def remove_bucket(self, name: str, force: bool = False) -> None:
+        """Remove bucket ``name``; :class:`Conflict` if it holds objects unless ``force``."""
+        from . import blobs
+
+        blobs.remove_bucket(self, name, force=force)
+
+    def bucket_exists(self, name: str) -> bool:
+        """True if bucket ``name`` exists."""
+        from . import blobs
+
+        return blobs.bucket_exists(self, name)
+
+    def buckets(self) -> list[Bucket]:
+        """Every bucket, by name."""
+        from . import blobs
+
+        return blobs.buckets(self)
 
     # -- maintenance -----------------------------------------------------------------------
     def backup(self, dest: str | os.PathLike[str], *, compact: bool = True) -> str:
