@@ -55,6 +55,17 @@ class Outcome:
     def rate(self, name: str, ops: float, seconds: float, unit: str = "ops/s") -> None:
         self.metrics.append(Metric(name, ops / seconds if seconds > 0 else float("inf"), unit))
 
+    def loop(
+        self, name: str, samples_ns: list[int], *, segments: int = 3, latency_prefix: str = ""
+    ) -> None:
+        """Rate as the median over ``segments`` consecutive slices of a timed loop (a burst
+        of noise from a neighbour spoils one slice, not the number), then p50/p99."""
+        size = max(1, len(samples_ns) // segments)
+        slices = [samples_ns[i : i + size] for i in range(0, len(samples_ns), size)][:segments]
+        rates = [len(sl) / (sum(sl) / 1e9) if sum(sl) else float("inf") for sl in slices]
+        self.metrics.append(Metric(name, statistics.median(rates), "ops/s"))
+        self.latencies(latency_prefix, samples_ns)
+
     def latencies(self, prefix: str, samples_ns: list[int]) -> None:
         p50, p99 = percentiles(samples_ns)
         self.metrics.append(Metric(f"{prefix}p50", p50 / 1000, "us", higher_is_better=False))
@@ -114,10 +125,9 @@ def bulk_insert(b: Backend, cfg: Config) -> Outcome:
 def insert_durable(b: Backend, cfg: Config) -> Outcome:
     """Single inserts, one durable commit each, extending the main store past N."""
     items = make_items(cfg.n_docs, cfg.n_docs + cfg.single_durable, seed=cfg.seed)
-    dt, lat = timed_loop(lambda it: b.insert(it[0], it[1], durable=True), items)
+    _, lat = timed_loop(lambda it: b.insert(it[0], it[1], durable=True), items)
     out = Outcome()
-    out.rate("inserts/s", len(items), dt)
-    out.latencies("", lat)
+    out.loop("inserts/s", lat)
     out.check["last"] = b.get(items[-1][0])["email"]
     return out
 
@@ -125,10 +135,9 @@ def insert_durable(b: Backend, cfg: Config) -> Outcome:
 def insert_relaxed(b: Backend, cfg: Config) -> Outcome:
     """Single inserts, one commit each, without fsync (a separate relaxed store)."""
     items = make_items(0, cfg.single_relaxed, seed=cfg.seed)
-    dt, lat = timed_loop(lambda it: b.insert(it[0], it[1], durable=False), items)
+    _, lat = timed_loop(lambda it: b.insert(it[0], it[1], durable=False), items)
     out = Outcome()
-    out.rate("inserts/s", len(items), dt)
-    out.latencies("", lat)
+    out.loop("inserts/s", lat)
     return out
 
 
@@ -152,10 +161,9 @@ def read_modify_write(b: Backend, cfg: Config) -> Outcome:
     """Get, age += 1, put back: one durable write transaction each."""
     rng = _rng(cfg, "rmw")
     rids = [rid_of(rng.randrange(cfg.n_docs)) for _ in range(cfg.rmw)]
-    dt, lat = timed_loop(b.rmw, rids)
+    _, lat = timed_loop(b.rmw, rids)
     out = Outcome()
-    out.rate("rmw/s", len(rids), dt)
-    out.latencies("", lat)
+    out.loop("rmw/s", lat)
     out.check["age"] = b.get(rids[0])["age"] - make_doc(int(rids[0][1:]), seed=cfg.seed)["age"]
     out.check["bumps"] = rids.count(rids[0])
     return out
@@ -168,10 +176,9 @@ def merge(b: Backend, cfg: Config) -> Outcome:
         (rid_of(rng.randrange(cfg.n_docs)), {"address": {"postcode": f"{k:04d}"}, "visits": k})
         for k in range(cfg.merges)
     ]
-    dt, lat = timed_loop(lambda op: b.merge(op[0], op[1]), ops)
+    _, lat = timed_loop(lambda op: b.merge(op[0], op[1]), ops)
     out = Outcome()
-    out.rate("merges/s", len(ops), dt)
-    out.latencies("", lat)
+    out.loop("merges/s", lat)
     rid, _ = ops[-1]
     doc = b.get(rid)
     out.check["merged"] = [doc["visits"], doc["address"]["postcode"], doc["address"]["street"]]
@@ -211,13 +218,10 @@ def index_eq(b: Backend, cfg: Config) -> Outcome:
     wanted = [rng.randrange(cfg.n_docs) for _ in range(cfg.eq_lookups)]
     b.find_eq("email", email_of(wanted[0]), count=10)  # warm-up
     results: list[tuple[int, list[str]]] = []
-    dt, lat = timed_loop(
-        lambda i: results.append(b.find_eq("email", email_of(i), count=10)), wanted
-    )
+    _, lat = timed_loop(lambda i: results.append(b.find_eq("email", email_of(i), count=10)), wanted)
     out = Outcome()
     out.metrics.append(Metric("index build", build, "s", higher_is_better=False))
-    out.rate("lookups/s", len(wanted), dt)
-    out.latencies("", lat)
+    out.loop("lookups/s", lat)
     out.check["found_one"] = sum(total == 1 for total, _ in results)
     out.check["rid_ok"] = all(
         r[1][:1] in ([rid_of(i)], ["?"]) for r, i in zip(results, wanted, strict=True)
@@ -234,13 +238,12 @@ def index_range(b: Backend, cfg: Config) -> Outcome:
     lows = [rng.randint(20, 70) for _ in range(cfg.range_queries)]
     b.find_range("age", lows[0], lows[0] + 1, count=cfg.scan_count)  # warm-up
     results: list[tuple[int, list[str]]] = []
-    dt, lat = timed_loop(
+    _, lat = timed_loop(
         lambda lo: results.append(b.find_range("age", lo, lo + 1, count=cfg.scan_count)), lows
     )
     out = Outcome()
     out.metrics.append(Metric("index build", build, "s", higher_is_better=False))
-    out.rate("queries/s", len(lows), dt)
-    out.latencies("", lat)
+    out.loop("queries/s", lat)
     out.check["totals"] = sum(total for total, _ in results)
     out.check["first_rids"] = results[0][1][:5]
     return out
@@ -260,19 +263,18 @@ def es_bool(b: Backend, cfg: Config) -> Outcome:
 # -- concurrency ---------------------------------------------------------------------------
 
 
-def concurrent_writers(b: Backend, cfg: Config) -> Outcome:
-    """``threads`` threads, each doing ``per_thread`` single durable inserts at once."""
+def _writer_round(b: Backend, cfg: Config, round_: int, docs: list[tuple[str, Doc]]) -> float:
+    """One round: ``threads`` writers start together; seconds until the last finishes."""
     writers = [b.writer() for _ in range(cfg.threads)]
     barrier = threading.Barrier(cfg.threads + 1)
     errors: list[BaseException] = []
-    docs = make_items(0, cfg.per_thread, seed=cfg.seed + 1)
 
     def work(t: int) -> None:
         insert = writers[t][0]
         barrier.wait()
         try:
             for i, (_, doc) in enumerate(docs):
-                insert(f"w{t}-{i:06d}", doc)
+                insert(f"w{round_}{t}-{i:06d}", doc)
         except BaseException as exc:  # reported below; a thread must not die silently
             errors.append(exc)
 
@@ -288,11 +290,24 @@ def concurrent_writers(b: Backend, cfg: Config) -> Outcome:
         close()
     if errors:
         raise errors[0]
+    return dt
+
+
+def concurrent_writers(b: Backend, cfg: Config) -> Outcome:
+    """``threads`` threads, each doing ``per_thread`` single durable inserts at once
+    (median of ``repeats`` rounds)."""
+    docs = make_items(0, cfg.per_thread, seed=cfg.seed + 1)
+    times = [_writer_round(b, cfg, r, docs) for r in range(max(1, cfg.repeats))]
     out = Outcome()
-    out.rate(f"inserts/s (total, {cfg.threads} threads)", cfg.threads * cfg.per_thread, dt)
+    out.rate(
+        f"inserts/s (total, {cfg.threads} threads)",
+        cfg.threads * cfg.per_thread,
+        statistics.median(times),
+    )
     out.check["readable"] = sum(
-        b.get(f"w{t}-{cfg.per_thread - 1:06d}")["email"] == docs[-1][1]["email"]
+        b.get(f"w{r}{t}-{cfg.per_thread - 1:06d}")["email"] == docs[-1][1]["email"]
         for t in range(cfg.threads)
+        for r in range(len(times))
     )
     return out
 
@@ -356,10 +371,9 @@ def scale(b_factory: Callable[[], Backend], cfg: Config) -> Outcome:
             rids = [rid_of(rng.randrange(target)) for _ in range(cfg.scale_gets)]
             for rid in rids[:500]:
                 b.get(rid)
-            dt, lat = timed_loop(b.get, rids)
+            _, lat = timed_loop(b.get, rids)
             label = f"{target // 1000}k" if target < 1_000_000 else f"{target // 1_000_000}M"
-            out.rate(f"gets/s at {label}", len(rids), dt)
-            out.latencies(f"get at {label} ", lat)
+            out.loop(f"gets/s at {label}", lat, latency_prefix=f"get at {label} ")
         out.rate(f"insert docs/s (batches of {cfg.scale_batch})", done, insert_time, "docs/s")
         out.check["last"] = b.get(rid_of(cfg.scale_total - 1))["email"]
     finally:
