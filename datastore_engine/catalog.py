@@ -20,9 +20,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from . import codec
+from . import codec, structures
 from .errors import NotFound
-from .keys import catalog_key, sid_bytes
+from .keys import catalog_key, scope_prefix, sid_bytes
 
 if TYPE_CHECKING:
     from .engine import Engine, WriteCtx
@@ -137,6 +137,8 @@ def state_from_record(ckey: bytes, record: dict[str, Any], ver: int) -> StoreSta
         version=ver,
         max_bytes=int(max_mb) * 1024 * 1024 if max_mb is not None else None,
         indexes=tuple(record.get("indexes") or ()),
+        # The structure definition is embedded in the record: no extra read per write.
+        validator=structures.validator_of(record.get("structure_def")),
     )
     return state
 
@@ -194,8 +196,9 @@ def new_record(
     admin_access: tuple[str, ...] | list[str] = (),
     read_access: tuple[str, ...] | list[str] = (),
     write_access: tuple[str, ...] | list[str] = (),
+    structure_def: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """Write a new catalog record and zeroed counters; returns the record."""
+    """Write a new catalog record, its id entry and zeroed counters; returns the record."""
     from .engine import pack_counters
 
     sid = next_sid(ctx)
@@ -217,11 +220,19 @@ def new_record(
         "write_access": list(write_access),
         "indexes": [],
     }
+    if structure_def is not None:
+        record["structure_def"] = structure_def
     ckey = catalog_key(domain, name, app=engine.app, org=engine.org)
     ctx.txn.put(ckey, codec.encode(record), db=ctx.dbs["catalog"])
+    ctx.txn.put(id_key(domain, record["id"], app=engine.app, org=engine.org), ckey, db=ctx.dbs["meta"])
     ctx.txn.put(sid_bytes(sid), pack_counters(0, 0, 0, created), db=ctx.dbs["counters"])
     bump_version(ctx)
     return record
+
+
+def id_key(domain: str, store_id: str, *, app: str, org: str) -> bytes:
+    """Key (in ``meta``) of the entry mapping a store id to its catalog key; ids are unique per scope."""
+    return b"storeid\x00" + scope_prefix(domain, app=app, org=org) + store_id.encode()
 
 
 def ensure_store(ctx: WriteCtx, engine: Engine, domain: str, name: str) -> None:

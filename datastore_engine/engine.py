@@ -76,8 +76,14 @@ from .errors import (
 from .keys import check_domain, check_store_name
 
 if TYPE_CHECKING:
+    from collections.abc import Iterable
+
     from .blobs import Bucket
+    from .catalog import StoreInfo
+    from .page import Page
+    from .session import Session
     from .store import Store
+    from .structures import Structure
 
 __all__ = ["DB_NAMES", "Engine", "WriteCtx", "open", "open_temporary", "translate"]
 
@@ -783,7 +789,147 @@ class Engine:
         return getattr(self._env.tls, "ctx", None) is not None
 
     # -- catalog API (issue 4) -------------------------------------------------------------
-    # (create_store, stores, update_store, drop_store(s), structures, session: added here)
+    # Thin methods: the logic is in manage.py (stores), structures.py and session.py.
+    def create_store(
+        self,
+        name: str,
+        *,
+        domain: str = "local",
+        description: str = "",
+        owner: str | None = None,
+        max_size_mb: int | None = None,
+        structure: str | Structure | None = None,
+        admin_access: Iterable[str] = (),
+        read_access: Iterable[str] = (),
+        write_access: Iterable[str] = (),
+        id: str | None = None,
+    ) -> StoreInfo:
+        """Create store ``name``; returns its StoreInfo. Conflict if the name or ``id`` is taken in the domain.
+
+        >>> import datastore_engine as dse
+        >>> with dse.open_temporary() as engine:
+        ...     engine.create_store("crm", id="crm-1", max_size_mb=10).id
+        'crm-1'
+        """
+        from . import manage
+
+        self._check()
+        return manage.create_store(
+            self, name, domain=domain, store_id=id, description=description, owner=owner,
+            max_size_mb=max_size_mb, structure=structure, admin_access=admin_access,
+            read_access=read_access, write_access=write_access,
+        )  # fmt: skip
+
+    def store_info(self, name: str | None = None, *, domain: str = "local", id: str | None = None) -> StoreInfo:
+        """The StoreInfo of store ``name`` (or of the store with ``id``) in ``domain``; NotFound if missing."""
+        from . import manage
+
+        self._check()
+        if (name is None) == (id is None):
+            raise ValidationError("store_info() takes a store name or id=, not both")
+        return manage.store_info(self, name, domain=domain, store_id=id)
+
+    def stores(
+        self,
+        domain: str | None = None,
+        *,
+        filter: str | None = None,
+        data_filter: str | None = None,
+        sort_by: str = "name",
+        sort_dir: str = "asc",
+        start: int = 0,
+        count: int = 100,
+    ) -> Page[StoreInfo]:
+        """A page of StoreInfo; ``domain=None`` lists local, organization and system stores.
+
+        ``filter`` is a SCIM filter over StoreInfo fields, ``data_filter`` keeps
+        stores with a matching document; ``count`` is at most 500.
+
+        >>> import datastore_engine as dse
+        >>> with dse.open_temporary() as engine:
+        ...     _ = engine.create_store("b"); _ = engine.create_store("a", domain="system")
+        ...     [s.name for s in engine.stores(sort_dir="desc")]
+        ['b', 'a']
+        """
+        from . import manage
+
+        self._check()
+        return manage.list_stores(
+            self, domain, filter=filter, data_filter=data_filter, sort_by=sort_by,
+            sort_dir=sort_dir, start=start, count=count,
+        )  # fmt: skip
+
+    def update_store(self, name: str, *, domain: str = "local", **fields: Any) -> StoreInfo:
+        """Change only the given fields of a store (``name=`` renames it); returns the new StoreInfo."""
+        from . import manage
+
+        self._check()
+        return manage.update_store(self, name, domain=domain, fields=fields)
+
+    def drop_store(self, name: str, *, domain: str = "local", confirmed: bool = False) -> str:
+        """Drop a store and everything in it; returns its id. Conflict if it holds documents, unless ``confirmed``."""
+        return self.drop_stores([name], domain=domain, confirmed=confirmed)[0]
+
+    def drop_stores(self, names: Iterable[str], *, domain: str = "local", confirmed: bool = False) -> list[str]:
+        """Drop several stores in one transaction; returns their ids (see :meth:`drop_store`)."""
+        from . import manage
+
+        self._check()
+        return manage.drop_stores(self, names, domain=domain, confirmed=confirmed)
+
+    def create_structure(self, name: str, fields: Any = (), *, strict: bool = False,
+                         id: str | None = None) -> Structure:  # fmt: skip
+        """Define a data structure (see :mod:`datastore_engine.structures`); returns it (``.id``)."""
+        from . import structures
+
+        self._check()
+        return structures.create_structure(self, name, fields, strict=strict, structure_id=id)
+
+    def structure(self, id: str) -> Structure:
+        """The data structure ``id``; NotFound if missing."""
+        from . import structures
+
+        self._check()
+        return structures.get_structure(self, id)
+
+    def structures(self) -> list[Structure]:
+        """Every data structure, by name."""
+        from . import structures
+
+        self._check()
+        return structures.list_structures(self)
+
+    def update_structure(self, id: str, **changes: Any) -> Structure:
+        """Change a structure's ``name``, ``fields`` or ``strict``; bound stores use it from their next write."""
+        from . import structures
+
+        self._check()
+        return structures.update_structure(self, id, **changes)
+
+    def drop_structure(self, id: str) -> None:
+        """Delete a data structure; Conflict while a store uses it."""
+        from . import structures
+
+        self._check()
+        structures.drop_structure(self, id)
+
+    def session(
+        self,
+        *,
+        principal: str,
+        groups: Iterable[str] = (),
+        can_create_stores: bool = False,
+        can_use_buckets: bool = False,
+    ) -> Session:
+        """An access-checked view of this engine acting for ``principal`` (see :mod:`datastore_engine.session`)."""
+        from .session import Session
+
+        self._check()
+        return Session(
+            self, principal=principal, groups=groups, can_create_stores=can_create_stores,
+            can_use_buckets=can_use_buckets,
+        )  # fmt: skip
+
 
     # -- blob API (issue 5) --------------------------------------------------------------------
     # Thin delegations to blobs.py (buckets are engine-wide, not scoped by app/org).

@@ -122,8 +122,11 @@ class Store:
         if stored is None:
             return
         if password is None or not access.verify_password(password, stored):
+            if password is not None:  # a wrong guess slows the next ones (access.Backoff)
+                access.BACKOFF.failed((self._env.path, key))
             what = "needs a password" if password is None else "password is wrong"
             raise Forbidden(f"document {rid!r} in store {self.name!r}: {what}", reason="BadPassword")
+        access.BACKOFF.succeeded((self._env.path, key))
 
     def get(self, rid: str, default: Any = _MISSING, *, password: str | None = None, with_rev: bool = False) -> Any:
         """The document ``rid``; ``default`` if given and missing, else :class:`NotFound`.
@@ -136,6 +139,8 @@ class Store:
                 return default
             raise NotFound(f"document {rid!r} not found in store {self.name!r}")
         if raw[0] & FLAG_PROTECTED:
+            if password is not None:
+                access.BACKOFF.wait((self._env.path, key))
             with self._env.reading() as txn:
                 self._check_password(txn, key, rid, password)
         doc = codec.record_body(raw, key=rid)
@@ -337,6 +342,8 @@ class Store:
             raise ValidationError("password must be a non-empty str")
         # A new password is hashed before the write lock is taken: it is slow on purpose.
         new_hash = access.hash_password(password) if password is not None and mode != "delete" else None
+        if password is not None:  # wait out a wrong-password backoff before taking the write lock
+            access.BACKOFF.wait((self._env.path, self._state.prefix + rid_b))
 
         def op(ctx: WriteCtx) -> str:
             return self._apply(ctx, rid, rid_b, doc, body, mode, if_rev, password, new_hash, transform)
@@ -413,7 +420,11 @@ class Store:
             body = _TOMBSTONE_BODY
         assert body is not None
         if state.validator is not None and not deleting:
-            state.validator(doc, store=state.name)
+            # The validator returns the document with structure defaults filled in.
+            checked = state.validator(doc, store=state.name)
+            if checked is not doc:
+                doc = checked
+                body = self._encode(doc, rid)
         old_size = len(rid_b) + len(old) - header.body_offset if alive and old is not None and header else 0
         new_size = 0 if deleting else len(rid_b) + len(body)
         total = counters[1] - old_size + new_size
