@@ -35,7 +35,10 @@ from .errors import (
     ValidationError,
 )
 from .merge import deep_merge
+from .page import Page
+from .session import Session, StoreView
 from .store import Store
+from .structures import Structure
 
 __version__ = "0.1.0"
 
@@ -56,10 +59,14 @@ __all__ = [
     "MapGrown",
     "NotFound",
     "ObjectInfo",
+    "Page",
+    "Session",
     "StorageError",
     "StorageFull",
     "Store",
     "StoreInfo",
+    "StoreView",
+    "Structure",
     "StructureViolation",
     "SyncError",
     "ValidationError",
