@@ -736,10 +736,10 @@ class Bucket:
         after = False  # whether ``pos`` itself was already seen
         skip: bytes | None = None  # a folder already yielded: skip names under it
         while True:
-            records = _read_batch(env, bucket_id, pos, after)
+            records, last = _read_batch(env, bucket_id, pos, after)
             if not records:
                 return
-            pos, after = records[-1][0], True
+            pos, after = last, True  # the greatest key read (sorting a long-name group moves rows)
             for _key, record in records:
                 nb = record["name"].encode()
                 if skip is not None and nb.startswith(skip):
@@ -772,13 +772,16 @@ class Bucket:
 
 def _read_batch(
     env: _Env, bucket_id: bytes, pos: bytes, after: bool
-) -> list[tuple[bytes, dict[str, Any]]]:
-    """Up to ``_LIST_BATCH`` (key, manifest) from ``pos`` in name order; a long-name group is never split."""
+) -> tuple[list[tuple[bytes, dict[str, Any]]], bytes]:
+    """Up to ``_LIST_BATCH`` (key, manifest) from ``pos`` in name order, and the last key read.
+
+    A group of long names sharing their first 448 bytes is never split between batches.
+    """
     out: list[tuple[bytes, dict[str, Any]]] = []
     with env.reading() as txn:
         cur = txn.cursor(db=env.dbs["objects"])
         if not cur.set_range(pos):
-            return out
+            return out, pos
         for key, raw in cur:
             key = bytes(key)
             if after and key == pos:
@@ -790,7 +793,7 @@ def _read_batch(
             ):
                 break
             out.append((key, bk.unpack_manifest(bytes(raw), what="object manifest")))
-    return _sort_long_groups(out)
+    return _sort_long_groups(list(out)), (out[-1][0] if out else pos)
 
 
 def _sort_long_groups(
