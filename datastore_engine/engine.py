@@ -136,8 +136,12 @@ os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 @contextlib.contextmanager
-def translate(what: str = "") -> Iterator[None]:
-    """Turn ``lmdb.Error`` (and OS errors of the file) into our error tree."""
+def translate(what: str = "", *, path: str | None = None) -> Iterator[None]:
+    """Turn ``lmdb.Error`` (and OS errors of the file) into our error tree.
+
+    ``path`` (the environment directory) lets an ambiguous EIO be told apart
+    from a full disk: see :func:`_out_of_room`.
+    """
     try:
         yield
     except DatastoreError:
@@ -151,21 +155,50 @@ def translate(what: str = "") -> Iterator[None]:
     except lmdb.CorruptedError as exc:
         raise CorruptData(f"the database file is corrupted{_of(what)}: {exc}") from exc
     except (lmdb.DiskError, lmdb.Error, OSError) as exc:
-        raise _storage_error(exc, what) from exc
+        raise _storage_error(exc, what, path=path) from exc
 
 
 def _of(what: str) -> str:
     return f" ({what})" if what else ""
 
 
-def _storage_error(exc: BaseException, what: str) -> StorageError:
+def _storage_error(exc: BaseException, what: str, *, path: str | None = None) -> StorageError:
     text = str(exc)
-    code = getattr(exc, "errno", None)
-    if code in (errno.ENOSPC, errno.EFBIG, errno.EDQUOT) or any(
-        s in text for s in ("No space left", "File too large", "Disk quota")
+    # OSError carries .errno, lmdb.Error the same number as .code.
+    code = getattr(exc, "errno", None) or getattr(exc, "code", None)
+    if (
+        code in (errno.ENOSPC, errno.EFBIG, errno.EDQUOT)
+        or any(s in text for s in ("No space left", "File too large", "Disk quota"))
+        or (path is not None and (code == errno.EIO or "Input/output error" in text) and _out_of_room(path))
     ):
         return StorageFull(f"no room on disk for the write{_of(what)}; nothing was written: {text}")
     return StorageError(f"storage failed{_of(what)}: {text}")
+
+
+def _out_of_room(path: str) -> bool:
+    """True if the data file of ``path`` hit the file-size limit or its disk is (nearly) full.
+
+    LMDB reports a *short* write at commit as EIO, and a full disk or an
+    RLIMIT_FSIZE limit usually cuts the last write short (measured: a commit
+    under ``setrlimit(RLIMIT_FSIZE)`` fails with "Input/output error", only a
+    write wholly past the limit gives EFBIG). So after EIO look at the cause.
+    """
+    try:
+        size = os.path.getsize(os.path.join(path, "data.mdb"))
+        st = os.statvfs(path)
+    except OSError:
+        return False
+    if st.f_bavail * st.f_frsize < _FULL_BELOW:
+        return True
+    try:
+        import resource
+    except ImportError:  # pragma: no cover - not on POSIX
+        return False
+    soft = resource.getrlimit(resource.RLIMIT_FSIZE)[0]
+    return soft != resource.RLIM_INFINITY and size >= soft
+
+
+_FULL_BELOW = 4 << 20  # free bytes under which a short write is blamed on a full disk
 
 
 # --- the shared environment -------------------------------------------------------
@@ -295,6 +328,11 @@ class _Env:
         if ctx is not None:
             yield ctx.txn
             return
+        snap = getattr(self.tls, "snap", None)
+        if snap is not None:
+            with translate("reading"):
+                yield snap
+            return
         for _ in range(_MAX_RETRIES):
             self.enter()
             try:
@@ -321,6 +359,10 @@ class _Env:
         ctx: WriteCtx | None = getattr(self.tls, "ctx", None)
         if ctx is not None:
             return ctx.txn.get(key, db=db)  # type: ignore[no-any-return]
+        snap = getattr(self.tls, "snap", None)
+        if snap is not None:
+            with translate("reading"):
+                return snap.get(key, db=db)  # type: ignore[no-any-return]
         for _ in range(_MAX_RETRIES):
             self.enter()
             try:
@@ -335,6 +377,39 @@ class _Env:
                 raise LimitExceeded(f"key refused by LMDB: {exc}", limit="lmdb_key_size") from exc
             except lmdb.Error as exc:
                 raise _storage_error(exc, "reading") from exc
+            finally:
+                self.leave()
+            self.grow(adopt_only=True)
+        raise StorageError(f"could not begin a read transaction on {self.path}")  # pragma: no cover
+
+    @contextlib.contextmanager
+    def snapshot(self) -> Iterator[None]:
+        """Make every read of this thread use one read transaction until the block ends.
+
+        Inside a write transaction (or an outer snapshot) it changes nothing:
+        that transaction already is one consistent view. The snapshot holds
+        the shared side of the gate, so map growth in this process waits for
+        it; that is why writes inside it are refused rather than deadlocked.
+        """
+        self.check()
+        if getattr(self.tls, "ctx", None) is not None or getattr(self.tls, "snap", None) is not None:
+            yield
+            return
+        for _ in range(_MAX_RETRIES):
+            self.enter()
+            try:
+                try:
+                    txn = self.env.begin(buffers=False)
+                except lmdb.MapResizedError:
+                    txn = None
+                if txn is not None:
+                    self.tls.snap = txn
+                    try:
+                        yield
+                    finally:
+                        self.tls.snap = None
+                        txn.abort()
+                    return
             finally:
                 self.leave()
             self.grow(adopt_only=True)
@@ -375,6 +450,8 @@ class _Env:
                     "the map filled inside engine.transaction(); nothing will be committed. "
                     "The map has room again once the transaction ends: run it again"
                 ) from None
+        if getattr(self.tls, "snap", None) is not None:
+            _refuse_write_in_snapshot()
         req = _Req(fn)
         gc = self._gc
         with gc:
@@ -417,7 +494,7 @@ class _Env:
                     req.error = exc
                 return
             try:
-                with translate("writing"):
+                with translate("writing", path=self.path):
                     if len(batch) == 1:
                         req = batch[0]
                         try:
@@ -466,6 +543,13 @@ class _Env:
             if not self.durable:
                 self.env.sync(True)
         self.env.close()
+
+
+def _refuse_write_in_snapshot() -> None:
+    raise ValidationError(
+        "engine.snapshot() is read-only: write after the snapshot block ends "
+        "(or use engine.transaction() to read and write one consistent view)"
+    )
 
 
 class WriteCtx:
@@ -610,6 +694,7 @@ class Engine:
         org: str = "default",
         durable: bool = True,
         map_size: int | None = None,
+        verify: bool = False,
         _temporary: bool = False,
     ) -> None:
         for label, value in (("app", app), ("org", org)):
@@ -623,6 +708,8 @@ class Engine:
         self._temporary = _temporary
         os.makedirs(self.path, exist_ok=True)
         key = os.path.realpath(self.path)
+        if verify and key not in _registry:
+            _verify_file(key)  # before liblmdb ever maps the file
         with _registry_lock:
             env = _registry.get(key)
             if env is not None and env.durable != durable:
@@ -646,6 +733,17 @@ class Engine:
         self._closed = False
         self._stores: dict[tuple[str, str], Store] = {}
         self._finalizer = weakref.finalize(self, _finalize, env, self.path if _temporary else None)
+        if verify:
+            self._verify_records()
+
+    def _verify_records(self) -> None:
+        from .check import check
+
+        problems = check(self, untrusted=True)
+        if problems:
+            self.close()
+            more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+            raise CorruptData(f"{self.path} failed verification: {problems[0]}{more}")
 
     # -- lifecycle ---------------------------------------------------------------------
     def close(self) -> None:
@@ -731,6 +829,8 @@ class Engine:
         env = self._check()
         env.check()
         outer: WriteCtx | None = getattr(env.tls, "ctx", None)
+        if outer is None and getattr(env.tls, "snap", None) is not None:
+            _refuse_write_in_snapshot()
         if outer is not None:
             if outer.broken:
                 raise MapGrown("the map filled earlier in this transaction; leave it and run it again")
@@ -773,7 +873,7 @@ class Engine:
                 "has grown: run the transaction again"
             )
         try:
-            with translate("committing"):
+            with translate("committing", path=env.path):
                 ctx.commit()
         except lmdb.MapFullError:
             ctx.abort()
@@ -782,6 +882,29 @@ class Engine:
                 "the map filled while committing engine.transaction(); nothing was committed and "
                 "the map has grown: run the transaction again"
             ) from None
+
+    @contextlib.contextmanager
+    def snapshot(self) -> Iterator[Engine]:
+        """Read any stores and buckets as of one moment: one read transaction for the block.
+
+        Every read on this thread inside the block (``get``, ``len``, ``items``,
+        ``info``, ``find``, blob reads) sees the same committed state, whatever
+        other threads and processes commit meanwhile. Writes inside are refused
+        (:class:`ValidationError`); use :meth:`transaction` to read and write
+        one view. Keep it short: it holds back map growth in this process and
+        keeps old pages from reuse.
+
+        >>> import datastore_engine as dse
+        >>> with dse.open_temporary() as engine:
+        ...     a, b = engine.store("a"), engine.store("b")
+        ...     _ = a.put("x", {"n": 1}); _ = b.put("y", {"n": 2})
+        ...     with engine.snapshot():
+        ...         a.get("x")["n"] + b.get("y")["n"]
+        3
+        """
+        env = self._check()
+        with env.snapshot():
+            yield self
 
     @property
     def in_transaction(self) -> bool:
@@ -859,8 +982,15 @@ class Engine:
             sort_dir=sort_dir, start=start, count=count,
         )  # fmt: skip
 
-    def update_store(self, name: str, *, domain: str = "local", **fields: Any) -> StoreInfo:
-        """Change only the given fields of a store (``name=`` renames it); returns the new StoreInfo."""
+    def update_store(self, name: str, /, *, domain: str = "local", **fields: Any) -> StoreInfo:
+        """Change only the given fields of a store (``name=`` renames it); returns the new StoreInfo.
+
+        >>> import datastore_engine as dse
+        >>> with dse.open_temporary() as engine:
+        ...     _ = engine.create_store("crm", description="old")
+        ...     engine.update_store("crm", name="customers").description
+        'old'
+        """
         from . import manage
 
         self._check()
@@ -986,6 +1116,19 @@ class Engine:
             env.env.copy(target, compact=compact)
         return target
 
+    def check(self) -> list[str]:
+        """Problems found by a full consistency check (an empty list: none). See :mod:`.check`.
+
+        >>> import datastore_engine as dse
+        >>> with dse.open_temporary() as engine:
+        ...     _ = engine.store("s").put("a", {"n": 1})
+        ...     engine.check()
+        []
+        """
+        from .check import check
+
+        return check(self)
+
     def map_info(self) -> dict[str, int]:
         """Map and file use: ``map_size``, ``used_bytes``, ``page_size``, ``readers``."""
         env = self._check()
@@ -997,6 +1140,26 @@ class Engine:
             "page_size": int(env.psize),
             "readers": int(info["num_readers"]),
         }
+
+
+def _verify_file(path: str) -> None:
+    """Run py-lmdb's offline verifier (a pure-Python walk of every page) on ``path``'s data file."""
+    data = os.path.join(path, "data.mdb")
+    if not os.path.exists(data):
+        return
+    try:
+        from lmdb import verify as lmdb_verify
+    except ImportError as exc:  # pragma: no cover - py-lmdb < 3.0
+        raise StorageError("open(..., verify=True) needs py-lmdb >= 3.0 (lmdb.verify)") from exc
+    try:
+        problems: list[str] = lmdb_verify.verify(path, subdir=True)  # type: ignore[no-untyped-call]
+    except lmdb_verify.VerifyError as exc:
+        raise CorruptData(f"{data} is not a usable LMDB data file: {exc}") from exc
+    except (OSError, ValueError, struct.error, IndexError) as exc:
+        raise CorruptData(f"{data} could not be verified: {exc}") from exc
+    if problems:
+        more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+        raise CorruptData(f"{data} failed LMDB verification: {problems[0]}{more}")
 
 
 def _finalize(env: _Env, temp_path: str | None) -> None:
@@ -1015,19 +1178,26 @@ def open(
     org: str = "default",
     durable: bool = True,
     map_size: int | None = None,
+    verify: bool = False,
 ) -> Engine:
     """Open (creating if missing) the datastore in directory ``path``.
 
     ``app`` scopes the ``local`` domain, ``org`` the ``organization`` domain.
     ``durable=False`` skips the flush per commit (see the module notes).
     ``map_size`` is the initial map reservation in bytes; the map grows by itself.
+    ``verify=True`` is for a file written elsewhere (a copy, a sync, a user):
+    before use, py-lmdb's verifier walks every page, then every record must
+    decode as strict JSON (no duplicate keys, no extension types) and the
+    counters, feed and indexes must agree (:meth:`Engine.check`); any problem
+    raises :class:`CorruptData` and leaves the engine closed. It reads the
+    whole file: slow for big ones, and meant for a file no other process has open.
 
     >>> import datastore_engine as dse, tempfile
     >>> with dse.open(tempfile.mkdtemp(), app="dns-app") as engine:
     ...     engine.app
     'dns-app'
     """
-    return Engine(path, app=app, org=org, durable=durable, map_size=map_size)
+    return Engine(path, app=app, org=org, durable=durable, map_size=map_size, verify=verify)
 
 
 def open_temporary(
