@@ -192,7 +192,7 @@ class Session:
         kwargs.setdefault("owner", self.principal)
         return self.engine.create_store(name, **kwargs)
 
-    def update_store(self, name: str, *, domain: str = "local", **fields: Any) -> StoreInfo:
+    def update_store(self, name: str, /, *, domain: str = "local", **fields: Any) -> StoreInfo:
         """``engine.update_store`` on a store this session administers."""
         self.require("admin", name, domain)
         return self.engine.update_store(name, domain=domain, **fields)
