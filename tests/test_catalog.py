@@ -29,7 +29,11 @@ def test_create_store_returns_its_full_info(engine: dse.Engine) -> None:
     assert (info.name, info.domain, info.description, info.owner, info.max_size_mb) == (
         "crm", "organization", "customers", "u:ann", 5,
     )  # fmt: skip
-    assert (info.admin_access, info.read_access, info.write_access) == (("u:ann",), ("g:staff",), ("u:bob",))
+    assert (info.admin_access, info.read_access, info.write_access) == (
+        ("u:ann",),
+        ("g:staff",),
+        ("u:bob",),
+    )
     assert (info.size, info.count, info.structure) == (0, 0, None)
     assert ISO_MS.match(info.created) and ISO_MS.match(info.last_modified)
     assert info.location == "datastore://organization/test-org/crm"
@@ -120,7 +124,9 @@ def _populate(engine: dse.Engine) -> None:
 
 @pytest.mark.parametrize("direction", ["asc", "desc"])
 @pytest.mark.parametrize("field", SORT_FIELDS)
-def test_listing_sorts_by_each_field_both_ways(engine: dse.Engine, field: str, direction: str) -> None:
+def test_listing_sorts_by_each_field_both_ways(
+    engine: dse.Engine, field: str, direction: str
+) -> None:
     _populate(engine)
     every = engine.stores().items
     present = sorted((i for i in every if getattr(i, field) is not None), key=lambda i: i.name)
@@ -134,7 +140,13 @@ def test_listing_sorts_by_each_field_both_ways(engine: dse.Engine, field: str, d
 
 
 def test_listing_refuses_bad_page_arguments(engine: dse.Engine) -> None:
-    for kwargs in ({"sort_by": "nope"}, {"sort_dir": "up"}, {"start": -1}, {"count": -1}, {"domain": "x"}):
+    for kwargs in (
+        {"sort_by": "nope"},
+        {"sort_dir": "up"},
+        {"start": -1},
+        {"count": -1},
+        {"domain": "x"},
+    ):
         with pytest.raises(dse.ValidationError):
             engine.stores(**kwargs)
     with pytest.raises(dse.LimitExceeded, match="500") as too_many:
@@ -162,7 +174,13 @@ def test_pagination_over_1234_stores(engine: dse.Engine) -> None:
         seen.extend(i.name for i in page.items)
         start += page.count
     assert seen == names
-    assert [len(engine.stores(start=s, count=500)) for s in (0, 500, 1000, 1234, 5000)] == [500, 500, 234, 0, 0]
+    assert [len(engine.stores(start=s, count=500)) for s in (0, 500, 1000, 1234, 5000)] == [
+        500,
+        500,
+        234,
+        0,
+        0,
+    ]
     tail = engine.stores(sort_dir="desc", start=1230, count=10)
     assert [i.name for i in tail] == ["s0003", "s0002", "s0001", "s0000"]
 
@@ -178,7 +196,12 @@ def test_filter_over_store_info_fields(engine: dse.Engine) -> None:
     assert names(filter="max_size_mb le 2") == ["bravo", "charlie"]
     assert names(filter='domain eq "system" or description co "z"') == ["alpha", "charlie"]
     assert names(filter="not (owner pr)") == ["alpha"]
-    assert names(filter='created ge "2000-01-01T00:00:00Z"') == ["alpha", "bravo", "charlie", "delta"]
+    assert names(filter='created ge "2000-01-01T00:00:00Z"') == [
+        "alpha",
+        "bravo",
+        "charlie",
+        "delta",
+    ]
     assert names(filter='location sw "datastore://local/"') == ["bravo", "delta"]
     engine.update_store("delta", read_access=["g:staff"])
     assert names(filter='read_access eq "g:staff"') == ["delta"]
@@ -211,14 +234,21 @@ def test_listing_a_domain_and_all_domains(tmp_path: Any) -> None:
 
 
 def test_update_store_changes_only_the_fields_given(engine: dse.Engine) -> None:
-    before = engine.create_store("s", description="old", owner="u:a", read_access=["u:r"], max_size_mb=4)
+    before = engine.create_store(
+        "s", description="old", owner="u:a", read_access=["u:r"], max_size_mb=4
+    )
     after = engine.update_store("s", description="new")
     assert after.description == "new"
     same = ("id", "name", "owner", "read_access", "max_size_mb", "created", "location")
     assert all(getattr(after, f) == getattr(before, f) for f in same)
     assert after.last_modified >= before.last_modified
     after = engine.update_store("s", owner=None, max_size_mb=None, admin_access=["u:x"])
-    assert (after.owner, after.max_size_mb, after.admin_access, after.description) == (None, None, ("u:x",), "new")
+    assert (after.owner, after.max_size_mb, after.admin_access, after.description) == (
+        None,
+        None,
+        ("u:x",),
+        "new",
+    )
     with pytest.raises(dse.ValidationError, match="unknown store fields"):
         engine.update_store("s", colour="red")
     with pytest.raises(dse.NotFound):
@@ -317,7 +347,9 @@ def test_drop_stores_is_all_or_nothing(engine: dse.Engine) -> None:
         engine.drop_stores("c")
 
 
-def test_drop_inside_a_transaction_after_writes_leaves_no_counters(engine: dse.Engine, snapshot: Any) -> None:
+def test_drop_inside_a_transaction_after_writes_leaves_no_counters(
+    engine: dse.Engine, snapshot: Any
+) -> None:
     from datastore_engine.keys import sid_bytes
 
     store = engine.store("t")
