@@ -626,6 +626,9 @@ class WriteCtx:
             self.env.leave()
         for callback in self.after_commit:
             callback()
+        if self.counters:  # a store changed: wake Store.watch() waiters (watch.py) in this process
+            with self.env.watchers:
+                self.env.watchers.notify_all()
 
     def abort(self) -> None:
         if self._done:

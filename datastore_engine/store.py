@@ -430,6 +430,11 @@ class Store:
         total = counters[1] - old_size + new_size
         if state.max_bytes is not None and new_size > old_size and total > state.max_bytes:
             self._over_quota(state, total)
+        if header is not None and header.flags & FLAG_CONFLICTS and old is not None:
+            # Issue 10: the edit may hand the win to a losing leaf; revtree re-picks the winner.
+            from . import revtree
+
+            return revtree.local_edit(ctx, self, state, key, rid, rid_b, old, body, deleting, new_hash)
         if state.indexes:
             from . import index
 
@@ -513,3 +518,60 @@ class Store:
             if not batch:
                 return
             cursor_from = changes.seq_key(prefix, batch[-1][0].seq + 1)
+
+    # -- revisions, conflicts, watching (issue 10; the logic lives in revtree.py and watch.py) --------
+    def put_revision(self, rid: str, doc: Any, *, history: list[str], deleted: bool = False,
+                     password: str | None = None) -> bool:  # fmt: skip
+        """Write a replicated revision as is (CouchDB ``new_edits=false``); False if already known.
+
+        ``history`` is the revision and its ancestors, newest first
+        (``["3-c..", "2-b..", "1-a.."]``). Every branch is kept; the winner is
+        CouchDB's (see :mod:`datastore_engine.revtree`).
+        """
+        from . import revtree
+
+        (error,) = revtree.put_revisions(self, [revtree.incoming(rid, doc, history, deleted=deleted)],
+                                         password=password)  # fmt: skip
+        if error is not None:
+            raise error
+        return True
+
+    def get_revision(self, rid: str, rev: str, *, password: str | None = None) -> tuple[Any, list[str], bool]:
+        """``(document or None if deleted, history newest first, deleted)`` of leaf ``rev`` of ``rid``."""
+        from . import revtree
+
+        key, _raw = self._raw(rid)
+        with self._env.reading() as txn:
+            raw, leaves = revtree.leaves_of(txn, self._dbs, key, rid=rid)
+            if raw is not None and raw[0] & FLAG_PROTECTED and not raw[0] & FLAG_DELETED:
+                self._check_password(txn, key, rid, password)
+        for leaf in leaves:
+            if leaf.rev == rev:
+                return (None if leaf.deleted else codec.decode(leaf.body, key=rid)), leaf.history(), leaf.deleted
+        raise NotFound(f"revision {rev!r} is not a leaf of document {rid!r} in store {self.name!r}")
+
+    def conflicts(self, rid: str) -> list[str]:
+        """Revisions of the live losing leaves of ``rid``, best first (``[]`` if none or missing)."""
+        from . import revtree
+
+        found = revtree.read_leaves(self, [rid])
+        leaves = found[rid][1][1:] if rid in found else []
+        return [leaf.rev for leaf in sorted(leaves, key=revtree.winner_key, reverse=True) if not leaf.deleted]
+
+    def delete_conflict(self, rid: str, rev: str, *, password: str | None = None) -> str:
+        """Resolve a conflict: delete losing leaf ``rev`` (a tombstone that replicates); returns its rev."""
+        from . import revtree
+
+        return revtree.delete_leaf(self, rid, rev, password=password)
+
+    def revs_diff(self, revs: dict[str, list[str]]) -> dict[str, dict[str, list[str]]]:
+        """CouchDB ``_revs_diff``: ``{rid: {"missing": [...], "possible_ancestors": [...]}}``."""
+        from . import revtree
+
+        return revtree.revs_diff(self, revs)
+
+    def watch(self, since: int = 0, *, timeout: float | None = None, include_docs: bool = False) -> Iterator[Any]:
+        """Like :meth:`changes`, then wait for new ones; ends after ``timeout`` s without one."""
+        from . import watch
+
+        return watch.follow(self, since, timeout=timeout, include_docs=include_docs)
