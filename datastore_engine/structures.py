@@ -268,7 +268,9 @@ def _check_object(fields: list[dict[str, Any]], obj: dict[str, Any], path: str, 
             if field["default"] is not None:
                 if out is obj:
                     out = dict(obj)
-                out[name] = copy.deepcopy(field["default"])
+                # A filled-in collection gets its own nested defaults too.
+                filled = copy.deepcopy(field["default"])
+                out[name] = _check_value(field, filled, where, strict, problems)
             elif field["required"]:
                 problems.append((where, "is required"))
             continue
