@@ -62,6 +62,18 @@ def _check_url(url: object) -> str:
 
 
 class _HttpOnlyRedirects(urllib.request.HTTPRedirectHandler):
+    """Follow redirects to http(s) only; anything else is a ValidationError (urllib allows ftp)."""
+
+    def http_error_302(
+        self, req: urllib.request.Request, fp: Any, code: int, msg: str, headers: Any
+    ) -> Any:
+        location = headers.get("location") or headers.get("uri")
+        if location:
+            _check_url(urllib.parse.urljoin(req.full_url, location))
+        return super().http_error_302(req, fp, code, msg, headers)
+
+    http_error_301 = http_error_303 = http_error_307 = http_error_308 = http_error_302
+
     def redirect_request(
         self, req: urllib.request.Request, fp: Any, code: int, msg: str, headers: Any, newurl: str
     ) -> urllib.request.Request | None:
@@ -120,7 +132,7 @@ def _check_headers(headers: object) -> dict[str, str]:
     return dict(headers)
 
 
-def _read(resp: Any, *, url: str, max_bytes: int) -> Iterator[bytes]:
+def _read(resp: Any, *, url: str, max_bytes: int, declared: int | None) -> Iterator[bytes]:
     seen = 0
     while True:
         try:
@@ -130,6 +142,11 @@ def _read(resp: Any, *, url: str, max_bytes: int) -> Iterator[bytes]:
                 f"reading the body of {url} failed after {seen} bytes; nothing was stored: {exc}"
             ) from exc
         if not piece:
+            # http.client's read(n) ends quietly when the peer closes early: compare ourselves.
+            if declared is not None and seen != declared:
+                raise StorageError(
+                    f"the body of {url} ended after {seen} of its {declared} bytes; nothing was stored"
+                )
             return
         seen += len(piece)
         if seen > max_bytes:
@@ -180,14 +197,14 @@ def put_from_url(
     except (urllib.error.URLError, OSError, http.client.HTTPException) as exc:
         raise StorageError(f"{method.upper()} {url} failed; nothing was stored: {exc}") from exc
     with resp:
-        declared = resp.headers.get("Content-Length")
-        if declared is not None and declared.strip().isdigit() and int(declared) > max_bytes:
+        raw_length = resp.headers.get("Content-Length")
+        declared = int(raw_length) if raw_length and raw_length.strip().isdigit() else None
+        if declared is not None and declared > max_bytes:
             raise LimitExceeded(
-                f"{url} declares {int(declared)} bytes, over max_bytes={max_bytes}; nothing was stored",
+                f"{url} declares {declared} bytes, over max_bytes={max_bytes}; nothing was stored",
                 limit="max_bytes",
-                value=int(declared),
+                value=declared,
             )
         ctype = content_type or resp.headers.get("Content-Type") or None
-        return bucket.put(
-            name, _read(resp, url=url, max_bytes=max_bytes), content_type=ctype, metadata=metadata
-        )
+        chunks = _read(resp, url=url, max_bytes=max_bytes, declared=declared)
+        return bucket.put(name, chunks, content_type=ctype, metadata=metadata)

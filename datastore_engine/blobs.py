@@ -877,7 +877,7 @@ def reclaim_orphans(env: _Env) -> int:
             record = bk.unpack_record(raw, what="upload record")
         except CorruptData:
             record = {}
-        if record.get("pid") == os.getpid() or _process_alive(record):
+        if _process_alive(record):
             continue
         _free_upload(env, bk.blob_id_of(key))
         dead += 1

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import io
 import pathlib
+import random
 import threading
 from collections.abc import Iterator
 from typing import Any
@@ -32,13 +33,8 @@ def fast(tmp_path: pathlib.Path) -> Iterator[dse.Engine]:
 
 
 def pattern(size: int, seed: int = 0) -> bytes:
-    """Deterministic, non-repeating-per-chunk bytes (so a chunk mix-up shows)."""
-    out = bytearray()
-    counter = 0
-    while len(out) < size:
-        out += hashlib.sha256(f"{seed}:{counter}".encode()).digest()
-        counter += 1
-    return bytes(out[:size])
+    """Deterministic pseudo-random bytes (so a chunk mix-up shows)."""
+    return random.Random(seed).randbytes(size)
 
 
 def count_rows(eng: dse.Engine, db: str) -> int:
@@ -85,7 +81,9 @@ def test_bad_bucket_names_are_refused_with_the_rule_they_break(
         engine.create_bucket(name)
 
 
-def test_create_bucket_conflicts_when_it_exists_and_bucket_gets_or_creates(engine: dse.Engine) -> None:
+def test_create_bucket_conflicts_when_it_exists_and_bucket_gets_or_creates(
+    engine: dse.Engine,
+) -> None:
     assert not engine.bucket_exists("media")
     created = engine.create_bucket("media")
     with pytest.raises(dse.Conflict, match="media"):
@@ -176,7 +174,10 @@ def test_content_type_is_guessed_from_the_last_name_segment(
 
 
 def test_an_explicit_content_type_wins(engine: dse.Engine) -> None:
-    assert engine.bucket("media").put("a.txt", b"x", content_type="image/png").content_type == "image/png"
+    assert (
+        engine.bucket("media").put("a.txt", b"x", content_type="image/png").content_type
+        == "image/png"
+    )
 
 
 @pytest.mark.parametrize(
@@ -186,12 +187,14 @@ def test_an_explicit_content_type_wins(engine: dse.Engine) -> None:
         lambda data: bytearray(data),
         lambda data: memoryview(data),
         lambda data: io.BytesIO(data),
-        lambda data: iter([data[:10], data[10:CHUNK_SIZE + 5], b"", data[CHUNK_SIZE + 5 :]]),
+        lambda data: iter([data[:10], data[10 : CHUNK_SIZE + 5], b"", data[CHUNK_SIZE + 5 :]]),
         lambda data: (data[i : i + 333_333] for i in range(0, len(data), 333_333)),
     ],
     ids=["bytes", "bytearray", "memoryview", "file", "iterator", "odd-pieces"],
 )
-def test_every_kind_of_data_round_trips_across_chunk_boundaries(engine: dse.Engine, make: Any) -> None:
+def test_every_kind_of_data_round_trips_across_chunk_boundaries(
+    engine: dse.Engine, make: Any
+) -> None:
     data = pattern(3 * CHUNK_SIZE + 12345)
     b = engine.bucket("media")
     info = b.put("obj", make(data))
@@ -231,7 +234,9 @@ def test_length_reads_only_that_much_of_a_file(engine: dse.Engine) -> None:
         (b"x", -1, "length must be"),
     ],
 )
-def test_bad_data_or_length_stores_nothing(engine: dse.Engine, data: Any, length: Any, match: str) -> None:
+def test_bad_data_or_length_stores_nothing(
+    engine: dse.Engine, data: Any, length: Any, match: str
+) -> None:
     b = engine.bucket("media")
     b.put("obj", b"old")
     with pytest.raises(dse.ValidationError, match=match):
@@ -261,7 +266,9 @@ def test_put_replaces_and_frees_the_old_content(engine: dse.Engine) -> None:
         (5, dse.ValidationError),
     ],
 )
-def test_bad_object_names_are_refused(engine: dse.Engine, name: Any, error: type[Exception]) -> None:
+def test_bad_object_names_are_refused(
+    engine: dse.Engine, name: Any, error: type[Exception]
+) -> None:
     b = engine.bucket("media")
     with pytest.raises(error):
         b.put(name, b"x")
@@ -331,7 +338,9 @@ def test_stream_reads_in_pieces_iterates_in_chunks_and_closes(engine: dse.Engine
     assert s.read(5) == b""
 
 
-def test_stream_works_with_shutil_and_buffered_readers(engine: dse.Engine, tmp_path: pathlib.Path) -> None:
+def test_stream_works_with_shutil_and_buffered_readers(
+    engine: dse.Engine, tmp_path: pathlib.Path
+) -> None:
     import shutil
 
     data = pattern(CHUNK_SIZE + 3)
@@ -355,7 +364,9 @@ def test_a_reader_gets_conflict_not_a_mix_when_the_object_is_replaced(engine: ds
         next(stream)
 
 
-def test_a_reader_of_a_shared_blob_keeps_reading_when_one_name_is_deleted(engine: dse.Engine) -> None:
+def test_a_reader_of_a_shared_blob_keeps_reading_when_one_name_is_deleted(
+    engine: dse.Engine,
+) -> None:
     b = engine.bucket("media")
     data = pattern(2 * CHUNK_SIZE)
     b.put("obj", data)
@@ -400,7 +411,9 @@ def test_fget_replaces_an_existing_file_and_leaves_it_alone_when_the_object_is_m
     assert sorted(p.name for p in target.parent.iterdir()) == ["f.txt"]
 
 
-def test_fget_never_uses_the_object_name_as_a_path(engine: dse.Engine, tmp_path: pathlib.Path) -> None:
+def test_fget_never_uses_the_object_name_as_a_path(
+    engine: dse.Engine, tmp_path: pathlib.Path
+) -> None:
     b = engine.bucket("media")
     b.put("../escape.txt", b"x")
     b.fget("../escape.txt", tmp_path / "inside.txt")
@@ -468,20 +481,42 @@ def test_copy_errors(engine: dse.Engine) -> None:
 @pytest.fixture
 def tree(engine: dse.Engine) -> dse.Bucket:
     b = engine.bucket("tree")
-    for name in ["a.txt", "img/1.jpg", "img/2.jpg", "img/raw/3.raw", "imgs.txt", "z/deep/x", "é.txt"]:
+    for name in [
+        "a.txt",
+        "img/1.jpg",
+        "img/2.jpg",
+        "img/raw/3.raw",
+        "imgs.txt",
+        "z/deep/x",
+        "é.txt",
+    ]:
         b.put(name, name.encode())
     return b
 
 
 def test_list_is_recursive_and_by_name(tree: dse.Bucket) -> None:
     names = [o.name for o in tree.list()]
-    assert names == ["a.txt", "img/1.jpg", "img/2.jpg", "img/raw/3.raw", "imgs.txt", "z/deep/x", "é.txt"]
+    assert names == [
+        "a.txt",
+        "img/1.jpg",
+        "img/2.jpg",
+        "img/raw/3.raw",
+        "imgs.txt",
+        "z/deep/x",
+        "é.txt",
+    ]
     assert all(o.size == len(o.name.encode()) and not o.is_dir for o in tree.list())
 
 
 def test_list_non_recursive_groups_folders_at_slash(tree: dse.Bucket) -> None:
     top = [(o.name, o.is_dir) for o in tree.list(recursive=False)]
-    assert top == [("a.txt", False), ("img/", True), ("imgs.txt", False), ("z/", True), ("é.txt", False)]
+    assert top == [
+        ("a.txt", False),
+        ("img/", True),
+        ("imgs.txt", False),
+        ("z/", True),
+        ("é.txt", False),
+    ]
     assert [(o.name, o.is_dir) for o in tree.list(prefix="img/", recursive=False)] == [
         ("img/1.jpg", False),
         ("img/2.jpg", False),
@@ -492,7 +527,12 @@ def test_list_non_recursive_groups_folders_at_slash(tree: dse.Bucket) -> None:
 
 
 def test_list_prefix_and_start_after(tree: dse.Bucket) -> None:
-    assert [o.name for o in tree.list(prefix="img")] == ["img/1.jpg", "img/2.jpg", "img/raw/3.raw", "imgs.txt"]
+    assert [o.name for o in tree.list(prefix="img")] == [
+        "img/1.jpg",
+        "img/2.jpg",
+        "img/raw/3.raw",
+        "imgs.txt",
+    ]
     assert [o.name for o in tree.list(start_after="img/2.jpg")] == [
         "img/raw/3.raw",
         "imgs.txt",
@@ -528,10 +568,14 @@ def test_list_of_a_missing_bucket_is_not_found(engine: dse.Engine) -> None:
         list(b.list())
 
 
-def _model_list(names: list[str], prefix: str, recursive: bool, start_after: str | None) -> list[str]:
+def _model_list(
+    names: list[str], prefix: str, recursive: bool, start_after: str | None
+) -> list[str]:
     out: list[str] = []
     for name in sorted(names, key=lambda n: n.encode()):
-        if not name.startswith(prefix) or (start_after is not None and name.encode() <= start_after.encode()):
+        if not name.startswith(prefix) or (
+            start_after is not None and name.encode() <= start_after.encode()
+        ):
             continue
         cut = name.find("/", len(prefix))
         entry = name if recursive or cut < 0 else name[: cut + 1]
@@ -541,7 +585,9 @@ def _model_list(names: list[str], prefix: str, recursive: bool, start_after: str
 
 
 _segment = st.sampled_from(["a", "b", "é", "/", "x" * 200, "y" * 230, "-", "z"])
-_names = st.lists(st.lists(_segment, min_size=1, max_size=6).map("".join), min_size=1, max_size=12, unique=True)
+_names = st.lists(
+    st.lists(_segment, min_size=1, max_size=6).map("".join), min_size=1, max_size=12, unique=True
+)
 
 
 @settings(deadline=None, max_examples=40)
@@ -754,13 +800,17 @@ def test_check_reports_missing_chunks_orphans_and_bad_counts(engine: dse.Engine)
         chunks = ctx.dbs["chunks"]
         ctx.txn.delete(bk.chunk_key(blob_of["obj"], 1), db=chunks)
         ctx.txn.put(bk.chunk_key(999, 0), b"orphan", db=chunks)
-        ctx.txn.put(bk.blob_key(blob_of["other"]), bk.pack_blob_header(refs=2, size=1, chunks=1), db=chunks)
+        ctx.txn.put(
+            bk.blob_key(blob_of["other"]), bk.pack_blob_header(refs=2, size=1, chunks=1), db=chunks
+        )
 
     engine._env.run_write(damage)
     problems = blobs.check(engine)
     assert any(f"blob {blob_of['obj']}: header says 2 chunks" in p for p in problems), problems
     assert any("blob 999: 1 orphan chunks" in p for p in problems), problems
-    assert any(f"blob {blob_of['other']}: counts 2 references, 1 manifests" in p for p in problems), problems
+    assert any(
+        f"blob {blob_of['other']}: counts 2 references, 1 manifests" in p for p in problems
+    ), problems
     with pytest.raises(dse.CorruptData, match="chunk 1 is missing"):
         b.get_bytes("obj")
 
