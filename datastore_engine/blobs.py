@@ -277,6 +277,7 @@ class _Upload:
             while following is not _END:
                 self.blob_id = env.run_write(partial(self._write_batch, batch=batch))
                 self.seq += len(batch)
+                batch = []  # drop the written batch before reading the next: one batch in memory
                 batch = [following, *islice(source, CHUNKS_PER_TXN - 1)]
                 following = next(source, _END)
             return env.run_write(lambda ctx: self._publish(ctx, batch))
