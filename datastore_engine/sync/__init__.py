@@ -1,12 +1,23 @@
 """Sync with CouchDB-protocol peers (CouchDB, PouchDB Server, Couchbase Sync Gateway).
 
-Internal building blocks, wired into the public API later:
+:func:`replicate` pushes a store's changes to a peer database, pulls the
+peer's, or both, once or continuously, resuming from checkpoints; conflicting
+edits keep every branch and pick CouchDB's winner on both sides (see
+:mod:`datastore_engine.revtree`). Attachments are blobs named by a document's
+``_attachments`` field (:func:`put_attachment`, :func:`get_attachment`).
+
+Internal building blocks:
 
 * ``_http``: a small standard-library HTTP/JSON client with timeouts, bounded
   retries and line streaming (for ``_changes`` feeds).
 * ``_protocol``: pure helpers of the replication protocol (revision ids,
   ``_revisions``, replication ids, checkpoint documents, ``_revs_diff`` and
   ``_bulk_get`` shapes, attachments).
-
-Nothing here is public yet; import from ``datastore_engine`` once it is.
+* ``_replicate``: the replicator; ``_local``: our checkpoints and store
+  identity; ``_attachments``: documents' blobs and their wire form.
 """
+
+from ._attachments import get_attachment, put_attachment
+from ._replicate import ReplicationResult, replicate
+
+__all__ = ["ReplicationResult", "get_attachment", "put_attachment", "replicate"]
