@@ -35,12 +35,13 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from . import catalog, codec, structures
 from .catalog import StoreInfo
-from .errors import Conflict, LimitExceeded, NotFound, ValidationError
+from .errors import Conflict, DatastoreError, LimitExceeded, NotFound, ValidationError
 from .keys import DOMAINS, catalog_key, check_domain, check_store_name, scope_prefix
 from .page import Page
 
@@ -203,17 +204,33 @@ def _forget_counters(ctx: WriteCtx, prefix: bytes) -> None:
 
     A group-committed operation pops them from the batch's transaction too: it
     returns normally right after, so its nested transaction commits. Inside a
-    user's ``engine.transaction()`` savepoint only the savepoint's own copy is
-    dropped, since popping the outer one would lose the outer counts if the
-    savepoint rolled back; an outer copy, if any, leaves a stray 32-byte
-    counters record of a store number that is never reused.
+    savepoint of a user's ``engine.transaction()``, popping the outer copy
+    would lose the outer counts should the savepoint roll back; so the outer
+    copy stays, and a callback that runs only if the savepoint is committed
+    deletes the record it writes back, just after the commit.
     """
     ctx.counters.pop(prefix, None)
+    parent = ctx.parent
     if getattr(ctx.env.tls, "ctx", None) is None:
-        parent = ctx.parent
         while parent is not None:
             parent.counters.pop(prefix, None)
             parent = parent.parent
+        return
+    outer = []
+    while parent is not None:
+        outer.append(parent)
+        parent = parent.parent
+    if any(prefix in c.counters for c in outer):
+        env = ctx.env
+        ctx.after_commit.append(lambda: _delete_counters(env, prefix))
+
+
+def _delete_counters(env: Any, prefix: bytes) -> None:
+    def op(ctx: WriteCtx) -> None:
+        ctx.txn.delete(prefix, db=ctx.dbs["counters"])
+
+    with contextlib.suppress(DatastoreError):  # closed meanwhile: a stray record, harmless
+        env.run_write(op)
 
 
 # --- operations -----------------------------------------------------------------------------------
