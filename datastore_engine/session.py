@@ -55,6 +55,7 @@ from .errors import Forbidden, ValidationError
 from .keys import catalog_key, check_domain, check_store_name
 
 if TYPE_CHECKING:
+    from .blobs import Bucket
     from .catalog import StoreInfo
     from .engine import Engine
     from .page import Page
@@ -239,14 +240,16 @@ class Session:
         self.engine.drop_structure(structure_id)
 
     # -- buckets and transactions ------------------------------------------------------------
-    def bucket(self, name: str, *args: Any, **kwargs: Any) -> Any:
-        """``engine.bucket`` for a session opened with ``can_use_buckets=True`` (buckets have no access lists)."""
+    def bucket(self, name: str) -> Bucket:
+        """``engine.bucket`` for a session opened with ``can_use_buckets=True``.
+
+        Buckets have no access lists: the flag grants every bucket, or none.
+        """
         if not self.can_use_buckets:
             raise Forbidden(
                 f"{self.principal!r} may not use buckets: the session lacks the can_use_buckets right"
             )
-        opener: Callable[..., Any] = getattr(self.engine, "bucket")  # noqa: B009 - added by the blob API
-        return opener(name, *args, **kwargs)
+        return self.engine.bucket(name)
 
     @contextlib.contextmanager
     def transaction(self) -> Iterator[Session]:
