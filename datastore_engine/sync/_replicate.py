@@ -27,6 +27,7 @@ thread with its own connection.
 from __future__ import annotations
 
 import functools
+import queue
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
@@ -63,6 +64,17 @@ _RESERVED: Final = frozenset(
 )
 
 Filter = Callable[[dict[str, Any]], bool] | str | None
+
+
+@dataclass
+class _Fetched:
+    """One pulled batch, handed from the fetching thread to the writing one."""
+
+    last_seq: Any
+    docs: list[dict[str, Any]]
+    checked: int
+    found: int
+    errors: list[tuple[str, str, str]]
 
 
 @dataclass
@@ -303,38 +315,91 @@ class _Side:
         self.result.docs_written += len(docs) - failed
 
     # -- pull: the peer -> our store ----------------------------------------------------------
-    def pull_batch(self) -> bool:
-        """Fetch and write one batch of the peer's changes; False when there were none."""
-        params: dict[str, Any] = {
-            "style": "all_docs",
-            "since": self.since,
-            "limit": self.batch_size,
-        }
+    def pull_all(self, make_client: Callable[[], HttpClient]) -> bool:
+        """Pull until the peer's feed is empty; False if there was nothing.
+
+        A second thread (with its own connection) fetches batch k+1 (changes,
+        our revs_diff, ``_bulk_get``) while this one writes batch k and saves
+        its checkpoint, so the peer's work and ours overlap. A revision fetched
+        twice (the peer changed meanwhile) is simply known the second time.
+        """
+        fetched: queue.Queue[_Fetched | BaseException | None] = queue.Queue(maxsize=2)
+        done = threading.Event()
+
+        def hand_over(item: _Fetched | BaseException | None) -> None:
+            while not done.is_set():
+                try:
+                    fetched.put(item, timeout=0.1)
+                    return
+                except queue.Full:
+                    continue
+
+        def produce() -> None:
+            client = make_client()
+            since = self.since
+            try:
+                while not done.is_set():
+                    batch = self.fetch_batch(client, since)
+                    hand_over(batch)
+                    if batch is None:
+                        return
+                    since = batch.last_seq
+            except BaseException as exc:  # handed to the writing thread, raised there
+                hand_over(exc)
+            finally:
+                client.close()
+
+        thread = threading.Thread(target=produce, name="sync-pull-fetch", daemon=True)
+        thread.start()
+        any_rows = False
+        r = self.result
+        try:
+            while True:
+                item = fetched.get()
+                if isinstance(item, BaseException):
+                    raise item
+                if item is None:
+                    return any_rows
+                any_rows = True
+                r.missing_checked += item.checked
+                r.missing_found += item.found
+                r.docs_read += len(item.docs)
+                self.note_errors(item.errors)
+                if item.docs:
+                    self.write(item.docs)
+                self.checkpoint(item.last_seq)
+        finally:
+            done.set()
+            thread.join()
+
+    def fetch_batch(self, client: HttpClient, since: Any) -> _Fetched | None:
+        """One batch of the peer's changes after ``since`` and the revisions we lack; None at the end."""
+        params: dict[str, Any] = {"style": "all_docs", "since": since, "limit": self.batch_size}
         if isinstance(self.filter, str):
             params["filter"] = self.filter
         if self.doc_ids is not None:
             params["filter"] = "_doc_ids"
-            answer = self.client.json(
-                "POST", "_changes", params=params, body={"doc_ids": self.doc_ids}
-            )
+            answer = client.json("POST", "_changes", params=params, body={"doc_ids": self.doc_ids})
         else:
-            answer = self.client.json("GET", "_changes", params=params)
+            answer = client.json("GET", "_changes", params=params)
         rows, last_seq = proto.parse_changes(answer)
         if not rows:
-            return False
-        r = self.result
+            return None
         request = proto.revs_diff_request(rows)
-        r.missing_checked += sum(len(v) for v in request.values())
         missing = {rid: e["missing"] for rid, e in self.store.revs_diff(request).items()}
-        r.missing_found += sum(len(v) for v in missing.values())
-        if missing:
-            docs = self.fetch(missing)
-            r.docs_read += len(docs)
-            self.write(docs)
-        self.checkpoint(last_seq if last_seq is not None else rows[-1].seq)
-        return True
+        errors: list[tuple[str, str, str]] = []
+        docs = self.fetch(client, missing, errors) if missing else []
+        return _Fetched(
+            last_seq=last_seq if last_seq is not None else rows[-1].seq,
+            docs=docs,
+            checked=sum(len(v) for v in request.values()),
+            found=sum(len(v) for v in missing.values()),
+            errors=errors,
+        )
 
-    def fetch(self, missing: dict[str, list[str]]) -> list[dict[str, Any]]:
+    def fetch(
+        self, client: HttpClient, missing: dict[str, list[str]], errors: list[tuple[str, str, str]]
+    ) -> list[dict[str, Any]]:
         leaves = revtree.read_leaves(
             self.store, [rid for rid in missing if revtree._valid_rid(rid)]
         )
@@ -354,7 +419,7 @@ class _Side:
                     for rev in revs
                 ]
             }
-            answer = self.client.request(
+            answer = client.request(
                 "POST",
                 "_bulk_get",
                 params={"revs": True, "attachments": True},
@@ -363,16 +428,16 @@ class _Side:
             )
             if answer.ok:
                 got = proto.parse_bulk_get(answer.json())
-                self.note_errors(got.errors)
+                errors.extend(got.errors)
                 return got.docs
             self.bulk_get = False  # an older peer: fall back to open_revs, for the rest of the run
         docs: list[dict[str, Any]] = []
         for rid, revs in missing.items():
             params = {"open_revs": revs, "revs": True, "latest": True, "attachments": True}
             got = proto.parse_open_revs(
-                self.client.json("GET", proto.doc_path(rid), params=params), doc_id=rid
+                client.json("GET", proto.doc_path(rid), params=params), doc_id=rid
             )
-            self.note_errors(got.errors)
+            errors.extend(got.errors)
             docs.extend(got.docs)
         return docs
 
@@ -443,8 +508,12 @@ class _Side:
             lines.close()  # type: ignore[attr-defined]
 
 
-def _run(side: _Side, *, continuous: bool, stop: threading.Event) -> None:
-    batch = side.push_batch if side.direction == "push" else side.pull_batch
+def _run(
+    side: _Side, *, continuous: bool, stop: threading.Event, make_client: Callable[[], HttpClient]
+) -> None:
+    def batch() -> bool:
+        return side.push_batch() if side.direction == "push" else side.pull_all(make_client)
+
     while not stop.is_set():
         if batch():
             continue
@@ -552,9 +621,9 @@ def replicate(
             )
         if not continuous or len(sides) == 1:
             for side in sides.values():
-                _run(side, continuous=continuous, stop=stop_event)
+                _run(side, continuous=continuous, stop=stop_event, make_client=client)
         else:
-            _run_threads(list(sides.values()), stop_event)
+            _run_threads(list(sides.values()), stop_event, client)
     finally:
         for c in clients:
             c.close()
@@ -563,13 +632,15 @@ def replicate(
     return ReplicationResult.combined({k: v.result for k, v in sides.items()})
 
 
-def _run_threads(sides: list[_Side], stop: threading.Event) -> None:
+def _run_threads(
+    sides: list[_Side], stop: threading.Event, make_client: Callable[[], HttpClient]
+) -> None:
     """Continuous push and pull at once; the first error stops both and is raised."""
     errors: list[BaseException] = []
 
     def work(side: _Side) -> None:
         try:
-            _run(side, continuous=True, stop=stop)
+            _run(side, continuous=True, stop=stop, make_client=make_client)
         except BaseException as exc:  # re-raised in the caller's thread below
             errors.append(exc)
             stop.set()
