@@ -283,3 +283,25 @@ def test_continuous_replication_follows_both_sides_until_stopped(
     assert not thread.is_alive()
     assert isinstance(outcome[0], ReplicationResult), outcome
     assert outcome[0].parts["push"].docs_written >= 1 and outcome[0].parts["pull"].docs_written >= 1
+
+
+def test_a_peer_without_bulk_get_is_read_with_open_revs(
+    store: dse.Store, pouchdb_db: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from datastore_engine.sync import _http
+
+    real = _http.HttpClient.request
+    asked: list[str] = []
+
+    def no_bulk_get(self: _http.HttpClient, method: str, path: str = "", **kw: Any) -> Any:
+        asked.append(path)
+        if path == "_bulk_get":  # as CouchDB 1.x answers
+            return _http.Response(404, "Not Found", {}, b'{"error":"not_found","reason":"missing"}')
+        return real(self, method, path, **kw)
+
+    monkeypatch.setattr(_http.HttpClient, "request", no_bulk_get)
+    http("POST", f"{pouchdb_db}/_bulk_docs", {"docs": [{"_id": f"o{i}", "i": i} for i in range(5)]})
+    result = replicate(store, pouchdb_db, direction="pull")
+    assert (result.docs_written, result.doc_write_failures) == (5, 0)
+    assert store.get("o3") == {"i": 3}
+    assert asked.count("_bulk_get") == 1 and "o3" in asked
