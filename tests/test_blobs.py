@@ -585,9 +585,12 @@ def _model_list(
 
 
 _segment = st.sampled_from(["a", "b", "é", "/", "x" * 200, "y" * 230, "-", "z"])
-_names = st.lists(
-    st.lists(_segment, min_size=1, max_size=6).map("".join), min_size=1, max_size=12, unique=True
+_name = (
+    st.lists(_segment, min_size=1, max_size=6)
+    .map("".join)
+    .filter(lambda n: len(n.encode()) <= 1024)
 )
+_names = st.lists(_name, min_size=1, max_size=12, unique=True)
 
 
 @settings(deadline=None, max_examples=40)
