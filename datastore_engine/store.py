@@ -26,7 +26,7 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from . import access, catalog, changes, codec, paths
@@ -46,6 +46,7 @@ from .merge import deep_merge
 if TYPE_CHECKING:
     from .catalog import StoreInfo, StoreState
     from .engine import Engine, WriteCtx
+    from .page import Page
 
 __all__ = ["Store"]
 
@@ -575,3 +576,54 @@ class Store:
         from . import watch
 
         return watch.follow(self, since, timeout=timeout, include_docs=include_docs)
+
+    # -- queries and indexes (issue 3; the logic lives in find.py and index.py) --------------------
+    def find(self, filter: str, *, sort: str | Sequence[str] | None = None, start: int = 0, count: int = 100,
+             fields: Sequence[str] | None = None, case_insensitive: bool = False) -> Page[tuple[str, Any]]:  # fmt: skip
+        """Documents matching a SCIM filter (RFC 7644), one page: ``items`` are ``(rid, doc)`` pairs.
+
+        ``sort`` is ``"-age,name"`` (``-`` for descending; missing values last),
+        ``start``/``count`` the window, ``total`` counts every match. ``fields``
+        are JSONPath expressions: each document becomes ``{expression: value}``.
+        Uses indexes when it can; the answer is always what a full scan gives.
+        """
+        from . import find
+
+        return find.find(self, filter, sort=sort, start=start, count=count, fields=fields,
+                         case_insensitive=case_insensitive)  # fmt: skip
+
+    def search(self, body: Mapping[str, Any] | None = None) -> dict[str, Any]:
+        """An Elasticsearch-shaped search: ``{"query": {...}, "from", "size", "sort", "_source"}``."""
+        from . import find
+
+        return find.search(self, body)
+
+    def explain(self, filter: str, *, case_insensitive: bool = False) -> dict[str, Any]:
+        """Which index ``find(filter)`` would use and how many candidates it would check."""
+        from . import find
+
+        return find.explain(self, filter, case_insensitive=case_insensitive)
+
+    def create_index(self, path: str, *, unique: bool = False) -> None:
+        """Index dotted ``path``, built now over every document, kept with every write after.
+
+        ``unique=True`` refuses a second document with the same value (:class:`DuplicateKey`).
+        """
+        from . import index
+
+        index.create_index(self, path, unique=unique)
+
+    def drop_index(self, path: str) -> None:
+        """Drop the index on ``path`` (:class:`NotFound` if there is none)."""
+        from . import index
+
+        index.drop_index(self, path)
+
+    def indexes(self) -> list[dict[str, Any]]:
+        """The store's indexes: ``[{"path": ..., "unique": ...}]``."""
+        from . import index
+
+        self._live()
+        with self._env.reading() as txn:
+            state = self._read_state(txn)
+        return index.list_indexes(state)

@@ -1,0 +1,215 @@
+"""Running queries over a store: ``Store.find`` (SCIM), ``Store.search`` (Elasticsearch), ``explain``.
+
+A query runs in one read transaction (one consistent snapshot). The planner
+(:mod:`.query.planner`) picks index ranges that give a superset of the matches;
+each candidate is loaded and checked with the full compiled filter, so an
+indexed query returns exactly what a full scan returns, in the same order.
+
+``find`` returns a :class:`Page` whose ``items`` are ``(rid, document)`` pairs,
+in id order unless ``sort`` is given; ``total`` counts every match. With
+``fields`` (JSONPath expressions) each document is replaced by its projection
+(see :mod:`.query.projection`). Password-protected documents never match.
+
+Example:
+    >>> import datastore_engine as dse
+    >>> with dse.open_temporary() as engine:
+    ...     s = engine.store("people")
+    ...     for rid, age in (("a", 30), ("b", 40), ("c", 50)):
+    ...         _ = s.put(rid, {"age": age})
+    ...     page = s.find("age ge 40", sort="-age", count=1)
+    ...     (page.items, page.total)
+    ([('c', {'age': 50})], 2)
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from functools import lru_cache
+from typing import TYPE_CHECKING, Any
+
+from . import codec, index
+from .codec import FLAG_DELETED, FLAG_PROTECTED
+from .errors import LimitExceeded, ValidationError
+from .page import Page
+from .query import (
+    Plan,
+    Scan,
+    build_response,
+    compile_filter,
+    compile_projection,
+    compile_search,
+    plan_filter,
+    plan_search,
+    sort_items,
+)
+from .query import describe as describe_plan
+from .query.scim import Node, parse_filter
+
+if TYPE_CHECKING:
+    from .catalog import StoreState
+    from .store import Store
+
+__all__ = ["MAX_FIND_COUNT", "explain", "find", "search"]
+
+MAX_FIND_COUNT = 10_000
+_SKIP = FLAG_DELETED | FLAG_PROTECTED
+
+
+@lru_cache(maxsize=512)
+def _parsed(text: str) -> Node:
+    return parse_filter(text)
+
+
+@lru_cache(maxsize=1024)
+def _plan(text: str, paths: frozenset[str], case_insensitive: bool) -> Plan:
+    return plan_filter(_parsed(text), paths, case_insensitive=case_insensitive)
+
+
+def _filter_plan(state: StoreState, filter: str, case_insensitive: bool) -> Plan:
+    paths = index.indexed_paths(state)
+    if not paths:
+        return Scan("the store has no indexes")
+    return _plan(filter, paths, case_insensitive)
+
+
+def _check_filter(filter: object) -> str:
+    if not isinstance(filter, str):
+        raise ValidationError(f"filter must be a SCIM filter string, got {type(filter).__name__}")
+    return filter
+
+
+def _check_window(start: object, count: object) -> tuple[int, int]:
+    if not isinstance(start, int) or isinstance(start, bool) or start < 0:
+        raise ValidationError(f"start must be an int >= 0, got {start!r}")
+    if not isinstance(count, int) or isinstance(count, bool) or count < 0:
+        raise ValidationError(f"count must be an int >= 0, got {count!r}")
+    if count > MAX_FIND_COUNT:
+        raise LimitExceeded(
+            f"count {count} is over the limit of {MAX_FIND_COUNT} per page; page through with start=",
+            limit="max_find_count",
+            value=count,
+        )
+    return start, count
+
+
+def _matches(
+    txn: Any, dbs: dict[str, Any], state: StoreState, plan: Plan, test: Callable[[str, Any], bool]
+) -> Iterator[tuple[str, Any]]:
+    """``(rid, doc)`` of live, unprotected documents passing ``test``, in id order."""
+    docs = dbs["docs"]
+    prefix = state.prefix
+    rids = index.candidates(txn, dbs, state, plan)
+    if rids is None:
+        cur = txn.cursor(db=docs)
+        if not cur.set_range(prefix):
+            return
+        body = codec.record_body
+        for key, raw in cur:
+            if not key.startswith(prefix):
+                return
+            if raw[0] & _SKIP:
+                continue
+            rid = key[8:].decode()
+            doc = body(raw, key=rid)
+            if test(rid, doc):
+                yield rid, doc
+        return
+    get = txn.get
+    for rid_b in sorted(rids):
+        raw = get(prefix + rid_b, db=docs)
+        if raw is None or raw[0] & _SKIP:
+            continue
+        rid = rid_b.decode()
+        doc = codec.record_body(raw, key=rid)
+        if test(rid, doc):
+            yield rid, doc
+
+
+def find(
+    store: Store,
+    filter: str,
+    *,
+    sort: str | Sequence[str] | None = None,
+    start: int = 0,
+    count: int = 100,
+    fields: Sequence[str] | None = None,
+    case_insensitive: bool = False,
+) -> Page[tuple[str, Any]]:
+    """Documents matching a SCIM filter, one page of them (see the module docstring)."""
+    filter = _check_filter(filter)
+    start, count = _check_window(start, count)
+    predicate = compile_filter(filter, case_insensitive=case_insensitive)
+    projection = compile_projection(fields) if fields is not None else None
+    store._live()
+    env = store._env
+    with env.reading() as txn:
+        state = store._read_state(txn)
+        plan = _filter_plan(state, filter, case_insensitive)
+        found = _matches(txn, env.dbs, state, plan, lambda _rid, doc: predicate(doc))
+        if sort:
+            every = sort_items(found, sort, doc_of=lambda p: p[1], rid_of=lambda p: p[0])
+            total = len(every)
+            items = every[start : start + count]
+        else:
+            # Without a sort only the page is kept; the rest is counted.
+            items = []
+            total = 0
+            for pair in found:
+                if start <= total < start + count:
+                    items.append(pair)
+                total += 1
+    if projection is not None:
+        items = [(rid, projection(doc)) for rid, doc in items]
+    return Page(items=items, total=total, start=start, count=len(items))
+
+
+def search(store: Store, body: Mapping[str, Any] | None) -> dict[str, Any]:
+    """An Elasticsearch-shaped search (see :mod:`.query.es` for the subset)."""
+    began = time.perf_counter()
+    compiled = compile_search(body)
+    store._live()
+    env = store._env
+    with env.reading() as txn:
+        state = store._read_state(txn)
+        paths = index.indexed_paths(state)
+        plan = plan_search(compiled, paths) if paths else Scan("the store has no indexes")
+        found = _matches(txn, env.dbs, state, plan, compiled.matches)
+        if compiled.sort:
+            every = sort_items(found, compiled.sort, doc_of=lambda p: p[1], rid_of=lambda p: p[0])
+        else:
+            every = list(found)
+    window = every[compiled.from_ : compiled.from_ + compiled.size]
+    hits = [(rid, compiled.source.apply(doc)) for rid, doc in window]
+    took = int((time.perf_counter() - began) * 1000)
+    return build_response(hits, total=len(every), took_ms=took)
+
+
+def explain(store: Store, filter: str, *, case_insensitive: bool = False) -> dict[str, Any]:
+    """How ``find(filter)`` would run: ``plan`` (text), ``indexes`` used, ``candidates`` (None: scan)."""
+    filter = _check_filter(filter)
+    compile_filter(filter, case_insensitive=case_insensitive)  # refuse what does not parse
+    store._live()
+    env = store._env
+    with env.reading() as txn:
+        state = store._read_state(txn)
+        plan = _filter_plan(state, filter, case_insensitive)
+        rids = index.candidates(txn, env.dbs, state, plan)
+    return {
+        "plan": describe_plan(plan),
+        "indexes": sorted(_paths_of(plan)),
+        "candidates": None if rids is None else len(rids),
+        "scan": rids is None,
+    }
+
+
+def _paths_of(plan: Plan) -> set[str]:
+    from .query import IndexRange
+
+    if isinstance(plan, IndexRange):
+        return {plan.path}
+    parts = getattr(plan, "parts", ())
+    out: set[str] = set()
+    for part in parts:
+        out |= _paths_of(part)
+    return out

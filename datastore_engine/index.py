@@ -1,0 +1,349 @@
+"""Secondary indexes on JSON paths, kept in the same transaction as every write.
+
+An index is defined per store by a dotted path (``"email"``, ``"address.city"``,
+``"emails.value"``) and lives in the ``index`` sub-database::
+
+    sid(8) + iid(4) + encode_value(value) + rid   ->   b""
+
+``encode_value`` (see :mod:`.query.indexkeys`) preserves the value order across
+types (null < false < true < numbers < strings), is self-delimiting, and keeps
+keys under LMDB's 511-byte limit (long strings are cut; the cut only widens
+candidate sets). A document gets one entry per distinct scalar at the path,
+list elements each, exactly the values a filter on that path can match, so a
+plan built on an index returns a superset of the matches; the query layer then
+re-checks every candidate with the full filter. The index never changes an answer.
+
+A ``unique`` index refuses a second document with an equal value at the path
+(:class:`DuplicateKey`, nothing written). Equal means equal encoded keys and,
+for strings long enough to be cut, equal full values.
+
+Example:
+    >>> import datastore_engine as dse
+    >>> with dse.open_temporary() as engine:
+    ...     people = engine.store("people")
+    ...     _ = people.put("ada", {"email": "ada@x.org"})
+    ...     people.create_index("email", unique=True)
+    ...     people.indexes()
+    [{'path': 'email', 'unique': True}]
+"""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import Iterable, Iterator
+from typing import TYPE_CHECKING, Any
+
+from . import catalog, codec
+from .codec import FLAG_DELETED
+from .errors import Conflict, DuplicateKey, NotFound, ValidationError
+from .query import Ids, IndexRange, Intersect, Plan, Scan, Union, encoded_length, index_values
+from .query.scim import parse_filter
+
+if TYPE_CHECKING:
+    from .catalog import StoreState
+    from .engine import WriteCtx
+    from .store import Store
+
+__all__ = [
+    "candidates",
+    "create_index",
+    "drop_index",
+    "expected_entries",
+    "indexed_paths",
+    "list_indexes",
+    "maintain",
+]
+
+_IID = struct.Struct(">I")
+_TRUNCATED = b"\x00\x02"
+MAX_INDEXES = 32
+
+
+def _prefix(state: StoreState, iid: int) -> bytes:
+    return state.prefix + _IID.pack(iid)
+
+
+def indexed_paths(state: StoreState) -> frozenset[str]:
+    """The paths this store has indexes on."""
+    return frozenset(str(d["path"]) for d in state.indexes)
+
+
+def _keys_for(state: StoreState, rid_b: bytes, doc: Any) -> dict[bytes, tuple[dict[str, Any], bytes]]:
+    """Index key -> (definition, encoded value) for ``doc`` over every index of the store."""
+    out: dict[bytes, tuple[dict[str, Any], bytes]] = {}
+    if doc is None:
+        return out
+    for definition in state.indexes:
+        prefix = _prefix(state, int(definition["iid"]))
+        for value_key in index_values(doc, str(definition["path"])):
+            out[prefix + value_key + rid_b] = (definition, value_key)
+    return out
+
+
+def expected_entries(state: StoreState, rid_b: bytes, doc: Any) -> list[tuple[bytes, bytes]]:
+    """The ``(key, value)`` pairs ``doc`` should have in the index sub-database (for ``check``)."""
+    return [(key, b"") for key in _keys_for(state, rid_b, doc)]
+
+
+def _unique_clash(
+    txn: Any, dbs: dict[str, Any], state: StoreState, definition: dict[str, Any], value_key: bytes,
+    rid_b: bytes, doc: Any,
+) -> bytes | None:  # fmt: skip
+    """The rid of another document holding the same value on a unique index, if any."""
+    base = _prefix(state, int(definition["iid"])) + value_key
+    cur = txn.cursor(db=dbs["index"])
+    if not cur.set_range(base):
+        return None
+    path = str(definition["path"])
+    for key in cur.iternext(keys=True, values=False):
+        if not key.startswith(base):
+            return None
+        other = key[len(base) :]
+        if other == rid_b:
+            continue
+        if not value_key.endswith(_TRUNCATED):
+            return bytes(other)
+        # A cut string: equal keys may hide different values; compare the real ones.
+        raw = txn.get(state.prefix + other, db=dbs["docs"])
+        if raw is None or raw[0] & FLAG_DELETED:
+            continue
+        theirs = codec.record_body(raw, key=other.decode())
+        from .query import get_values
+
+        mine = {v for v in get_values(doc, path) if isinstance(v, str)}
+        if mine & {v for v in get_values(theirs, path) if isinstance(v, str)}:
+            return bytes(other)
+    return None
+
+
+def maintain(ctx: WriteCtx, state: StoreState, rid_b: bytes, old_doc: Any, new_doc: Any) -> None:
+    """Move a document's index entries from ``old_doc`` to ``new_doc`` (None = absent).
+
+    Checks unique indexes first and raises :class:`DuplicateKey` before writing anything.
+    """
+    old = _keys_for(state, rid_b, old_doc)
+    new = _keys_for(state, rid_b, new_doc)
+    added = [key for key in new if key not in old]
+    txn, dbs = ctx.txn, ctx.dbs
+    for key in added:
+        definition, value_key = new[key]
+        if definition.get("unique"):
+            other = _unique_clash(txn, dbs, state, definition, value_key, rid_b, new_doc)
+            if other is not None:
+                raise DuplicateKey(
+                    f"unique index {definition['path']!r} of store {state.name!r}: document "
+                    f"{other.decode()!r} already holds that value; {rid_b.decode()!r} was not written"
+                )
+    db = dbs["index"]
+    for key in old:
+        if key not in new:
+            txn.delete(key, db=db)
+    for key in added:
+        txn.put(key, b"", db=db)
+
+
+def _check_path(path: object) -> str:
+    if not isinstance(path, str) or not path or len(path) > 256:
+        raise ValidationError(f"index path must be a dotted attribute path of 1-256 characters, got {path!r}")
+    try:
+        parse_filter(f"{path} pr")
+    except ValidationError as exc:
+        raise ValidationError(f"index path {path!r} is not an attribute path: {exc}") from None
+    if "[" in path or ":" in path:
+        raise ValidationError(f"index path {path!r} must be a plain dotted path (no filters, no schema URN)")
+    return path
+
+
+def _set_indexes(ctx: WriteCtx, state: StoreState, indexes: list[dict[str, Any]], **extra: Any) -> None:
+    record = dict(state.record)
+    record["indexes"] = indexes
+    record.update(extra)
+    ctx.txn.put(state.ckey, codec.encode(record), db=ctx.dbs["catalog"])
+    catalog.bump_version(ctx)
+
+
+def create_index(store: Store, path: str, *, unique: bool = False) -> None:
+    """Create an index on ``path`` over the existing documents (one transaction)."""
+    path = _check_path(path)
+    if not isinstance(unique, bool):
+        raise ValidationError(f"unique must be a bool, got {unique!r}")
+
+    def op(ctx: WriteCtx) -> None:
+        state = store._write_state(ctx)
+        if any(d["path"] == path for d in state.indexes):
+            raise Conflict(f"store {state.name!r} already has an index on {path!r}")
+        if len(state.indexes) >= MAX_INDEXES:
+            raise ValidationError(f"store {state.name!r} has {MAX_INDEXES} indexes, the most allowed")
+        iid = int(state.record.get("next_iid", 1))
+        definition = {"path": path, "unique": unique, "iid": iid}
+        building = catalog.StoreState(
+            ckey=state.ckey, sid=state.sid, prefix=state.prefix, record=state.record,
+            version=state.version, indexes=(definition,),
+        )  # fmt: skip
+        txn, dbs = ctx.txn, ctx.dbs
+        entries: list[bytes] = []
+        for rid_b, doc in _documents(txn, dbs, state):
+            for key in _keys_for(building, rid_b, doc):
+                entries.append(key)
+        if unique:
+            _refuse_duplicates(txn, dbs, state, building, entries)
+        for key in entries:
+            txn.put(key, b"", db=dbs["index"])
+        _set_indexes(ctx, state, [*state.indexes, definition], next_iid=iid + 1)
+
+    store._live()
+    store._env.run_write(op)
+
+
+def _refuse_duplicates(
+    txn: Any, dbs: dict[str, Any], state: StoreState, building: StoreState, entries: list[bytes]
+) -> None:
+    base_len = len(state.prefix) + 4
+    seen: dict[bytes, bytes] = {}
+    path = str(building.indexes[0]["path"])
+    for key in sorted(entries):
+        value_len = encoded_length(key[base_len:])
+        value_key = key[base_len : base_len + value_len]
+        rid_b = key[base_len + value_len :]
+        first = seen.setdefault(value_key, rid_b)
+        if first == rid_b:
+            continue
+        if value_key.endswith(_TRUNCATED):
+            from .query import get_values
+
+            a = _doc(txn, dbs, state, first)
+            b = _doc(txn, dbs, state, rid_b)
+            same = {v for v in get_values(a, path) if isinstance(v, str)} & {
+                v for v in get_values(b, path) if isinstance(v, str)
+            }
+            if not same:
+                continue
+        raise DuplicateKey(
+            f"cannot create unique index {path!r} on store {state.name!r}: documents "
+            f"{first.decode()!r} and {rid_b.decode()!r} hold the same value"
+        )
+
+
+def _doc(txn: Any, dbs: dict[str, Any], state: StoreState, rid_b: bytes) -> Any:
+    raw = txn.get(state.prefix + rid_b, db=dbs["docs"])
+    return None if raw is None else codec.record_body(raw, key=rid_b.decode())
+
+
+def _documents(txn: Any, dbs: dict[str, Any], state: StoreState) -> Iterator[tuple[bytes, Any]]:
+    prefix = state.prefix
+    cur = txn.cursor(db=dbs["docs"])
+    if not cur.set_range(prefix):
+        return
+    for key, raw in cur:
+        if not key.startswith(prefix):
+            return
+        if raw[0] & FLAG_DELETED:
+            continue
+        rid_b = bytes(key[8:])
+        yield rid_b, codec.record_body(raw, key=rid_b.decode())
+
+
+def drop_index(store: Store, path: str) -> None:
+    """Drop the index on ``path``; :class:`NotFound` if there is none."""
+
+    def op(ctx: WriteCtx) -> None:
+        state = store._write_state(ctx)
+        found = [d for d in state.indexes if d["path"] == path]
+        if not found:
+            raise NotFound(f"store {state.name!r} has no index on {path!r}")
+        prefix = _prefix(state, int(found[0]["iid"]))
+        txn, db = ctx.txn, ctx.dbs["index"]
+        cur = txn.cursor(db=db)
+        keys: list[bytes] = []
+        if cur.set_range(prefix):
+            for key in cur.iternext(keys=True, values=False):
+                if not key.startswith(prefix):
+                    break
+                keys.append(bytes(key))
+        for key in keys:
+            txn.delete(key, db=db)
+        _set_indexes(ctx, state, [d for d in state.indexes if d["path"] != path])
+
+    store._live()
+    store._env.run_write(op)
+
+
+def list_indexes(state: StoreState) -> list[dict[str, Any]]:
+    """The index definitions of a store, as ``{"path", "unique"}`` dicts."""
+    return [{"path": d["path"], "unique": bool(d.get("unique"))} for d in state.indexes]
+
+
+# -- running plans -----------------------------------------------------------------------
+
+
+def candidates(txn: Any, dbs: dict[str, Any], state: StoreState, plan: Plan) -> set[bytes] | None:
+    """The rids (bytes) a plan narrows to, or None for a full scan."""
+    if isinstance(plan, Scan):
+        return None
+    if isinstance(plan, Ids):
+        out = set()
+        for rid in plan.ids:
+            try:
+                out.add(rid.encode("utf-8"))
+            except UnicodeEncodeError:
+                continue
+        return out
+    if isinstance(plan, IndexRange):
+        return _range_rids(txn, dbs, state, plan)
+    if isinstance(plan, Union):
+        acc: set[bytes] = set()
+        for part in plan.parts:
+            got = candidates(txn, dbs, state, part)
+            if got is None:
+                return None
+            acc |= got
+        return acc
+    if isinstance(plan, Intersect):
+        result: set[bytes] | None = None
+        # Smallest ranges first would be better; plans are small, so run them in order.
+        for part in plan.parts:
+            got = candidates(txn, dbs, state, part)
+            if got is None:
+                continue
+            result = got if result is None else result & got
+            if not result:
+                return result
+        return result
+    raise TypeError(f"unknown plan {plan!r}")  # pragma: no cover
+
+
+def _iid_of(state: StoreState, path: str) -> int | None:
+    for definition in state.indexes:
+        if definition["path"] == path:
+            return int(definition["iid"])
+    return None
+
+
+def _range_rids(txn: Any, dbs: dict[str, Any], state: StoreState, plan: IndexRange) -> set[bytes] | None:
+    iid = _iid_of(state, plan.path)
+    if iid is None:
+        return None
+    base = _prefix(state, iid)
+    lo = base + plan.lo
+    hi = base + plan.hi if plan.hi is not None else _next_prefix(base)
+    cur = txn.cursor(db=dbs["index"])
+    out: set[bytes] = set()
+    if not cur.set_range(lo):
+        return out
+    skip = len(base)
+    for key in cur.iternext(keys=True, values=False):
+        if key >= hi:
+            break
+        rest = key[skip:]
+        out.add(bytes(rest[encoded_length(rest) :]))
+    return out
+
+
+def _next_prefix(prefix: bytes) -> bytes:
+    value = int.from_bytes(prefix, "big") + 1
+    return value.to_bytes(len(prefix), "big")
+
+
+def rid_order(rids: Iterable[bytes]) -> list[bytes]:
+    """Candidates in key order: the order a full scan yields them."""
+    return sorted(rids)
