@@ -820,7 +820,14 @@ class Engine:
             if state is None:  # pragma: no cover - dropped by another process in between
                 raise NotFound(f"store {name!r} in domain {domain!r} vanished while being created")
         store = Store(self, state)
-        self._stores[(domain, name)] = store
+        ctx: WriteCtx | None = getattr(env.tls, "ctx", None)
+        if ctx is None:
+            self._stores[(domain, name)] = store
+        else:
+            # Inside engine.transaction() the store may exist only in this
+            # transaction; cached now, a rollback would leave a Store that says
+            # "dropped" forever. Cache it when the transaction commits.
+            ctx.after_commit.append(lambda: self._stores.setdefault((domain, name), store))
         return store
 
     def _forget_store(self, domain: str, name: str) -> None:
