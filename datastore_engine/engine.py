@@ -827,7 +827,10 @@ class Engine:
             # Inside engine.transaction() the store may exist only in this
             # transaction; cached now, a rollback would leave a Store that says
             # "dropped" forever. Cache it when the transaction commits.
-            ctx.after_commit.append(lambda: self._stores.setdefault((domain, name), store))
+            def remember() -> None:
+                self._stores.setdefault((domain, name), store)
+
+            ctx.after_commit.append(remember)
         return store
 
     def _forget_store(self, domain: str, name: str) -> None:
