@@ -52,6 +52,7 @@ if TYPE_CHECKING:
 __all__ = ["check"]
 
 _SID = 8
+_MISSING: Any = object()
 
 
 @dataclass
@@ -67,6 +68,7 @@ class _Seen:
     )  # rid -> seq, rev, deleted
     protected: set[bytes] = field(default_factory=set)
     bodies: dict[bytes, Any] = field(default_factory=dict)  # rid -> live document (for indexes)
+    damaged: set[bytes] = field(default_factory=set)  # rids whose record header is unreadable
 
 
 def check(engine: Engine, *, untrusted: bool = False) -> list[str]:
@@ -147,10 +149,18 @@ def _documents(
         rid = rid_b.decode("utf-8", "replace")
         try:
             header = codec.read_header(raw, key=rid)
-            body = decode(memoryview(raw)[header.body_offset :], key=rid)
         except CorruptData as exc:
+            # Its seq, flags and size are unknown: the counters and feed of
+            # this store cannot be checked against it (reported once, here).
             problems.append(f"{seen.label}: document {rid!r}: {exc}")
+            seen.damaged.add(rid_b)
             continue
+        body = _MISSING
+        if not header.flags & FLAG_DELETED:
+            try:
+                body = decode(memoryview(raw)[header.body_offset :], key=rid)
+            except CorruptData as exc:
+                problems.append(f"{seen.label}: document {rid!r}: {exc}")
         if not header.hist:
             problems.append(f"{seen.label}: document {rid!r} has no revision history")
             continue
@@ -166,7 +176,7 @@ def _documents(
             continue
         seen.count += 1
         seen.size += len(rid_b) + len(raw) - header.body_offset
-        if key[:_SID] in keep_bodies:
+        if key[:_SID] in keep_bodies and body is not _MISSING:
             seen.bodies[rid_b] = body
 
 
@@ -184,6 +194,8 @@ def _counters(
             )
             continue
         found.add(key)
+        if seen.damaged:
+            continue  # the damaged records were reported; their share of the counters is unknown
         try:
             count, size, seq, _mtime = unpack_counters(raw)
         except Exception:
@@ -224,6 +236,8 @@ def _feed(txn: Any, dbs: dict[str, Any], stores: dict[bytes, _Seen], problems: l
                 f"{seen.label}: document {rid!r} has more than one feed entry (one at {seq})"
             )
         fed[prefix].add(rid_b)
+        if record is None and rid_b in seen.damaged:
+            continue
         if record is None:
             problems.append(
                 f"{seen.label}: feed entry at sequence {seq} names {rid!r}, which has no record"
@@ -234,7 +248,7 @@ def _feed(txn: Any, dbs: dict[str, Any], stores: dict[bytes, _Seen], problems: l
                 f"the record says seq {record[0]} rev {record[1]} deleted={record[2]}"
             )
     for prefix, seen in stores.items():
-        for rid_b in sorted(set(seen.records) - fed[prefix]):
+        for rid_b in sorted(set(seen.records) - fed[prefix] - seen.damaged):
             problems.append(
                 f"{seen.label}: document {rid_b.decode('utf-8', 'replace')!r} has no feed entry"
             )
