@@ -118,9 +118,15 @@ class Store:
         key = self._state.prefix + rid_bytes(rid)
         return key, self._env.get_one(key, self._docs)
 
-    def _check_password(self, txn: Any, key: bytes, rid: str, password: str | None) -> None:
+    def _check_password(
+        self, txn: Any, key: bytes, rid: str, password: str | None, *, verified: bytes | None = None
+    ) -> None:
         stored = txn.get(key, db=self._dbs["passwords"])
         if stored is None:
+            return
+        if verified is not None and stored == verified:
+            # Checked against this very hash before the write lock was taken (scrypt is slow).
+            access.BACKOFF.succeeded((self._env.path, key))
             return
         if password is None or not access.verify_password(password, stored):
             if password is not None:  # a wrong guess slows the next ones (access.Backoff)
@@ -341,13 +347,22 @@ class Store:
         self._live()
         if password is not None and (not isinstance(password, str) or not password):
             raise ValidationError("password must be a non-empty str")
-        # A new password is hashed before the write lock is taken: it is slow on purpose.
-        new_hash = access.hash_password(password) if password is not None and mode != "delete" else None
+        # scrypt is slow on purpose, so it runs before the write lock is taken: a
+        # password is checked against the stored hash (the write path then only
+        # compares hashes), and a new document's password is hashed here.
+        new_hash: bytes | None = None
+        verified: bytes | None = None
         if password is not None:  # wait out a wrong-password backoff before taking the write lock
-            access.BACKOFF.wait((self._env.path, self._state.prefix + rid_b))
+            key = self._state.prefix + rid_b
+            access.BACKOFF.wait((self._env.path, key))
+            stored = self._env.get_one(key, self._dbs["passwords"])
+            if stored is not None:
+                verified = stored if access.verify_password(password, stored) else None
+            elif mode != "delete":
+                new_hash = access.hash_password(password)
 
         def op(ctx: WriteCtx) -> str:
-            return self._apply(ctx, rid, rid_b, doc, body, mode, if_rev, password, new_hash, transform)
+            return self._apply(ctx, rid, rid_b, doc, body, mode, if_rev, password, new_hash, transform, verified)
 
         return self._env.run_write(op)
 
@@ -363,6 +378,7 @@ class Store:
         password: str | None,
         new_hash: bytes | None,
         transform: Callable[[Any], Any] | None,
+        verified: bytes | None = None,
     ) -> str:
         state = self._write_state(ctx)
         txn = ctx.txn
@@ -378,7 +394,7 @@ class Store:
             and not state.indexes
             and state.validator is None
             and if_rev is None
-            and new_hash is None
+            and password is None
         ):
             size = len(rid_b) + len(body)
             total = counters[1] + size
@@ -406,7 +422,7 @@ class Store:
             raise NotFound(f"document {rid!r} not found in store {self.name!r}")
         assert old is not None or not alive
         if alive and header is not None and header.flags & FLAG_PROTECTED:
-            self._check_password(txn, key, rid, password)
+            self._check_password(txn, key, rid, password, verified=verified)
         if if_rev is not None:
             current = header.rev if alive and header is not None else None
             if if_rev != current:
@@ -455,8 +471,9 @@ class Store:
                 txn.delete(key, db=pw_db)
         elif header is not None and alive and header.flags & FLAG_PROTECTED:
             flags |= FLAG_PROTECTED
-        elif new_hash is not None:
-            txn.put(key, new_hash, db=pw_db)
+        elif password is not None:
+            # Hashed before the lock; here only if the document lost its password meanwhile.
+            txn.put(key, new_hash or access.hash_password(password), db=pw_db)
             flags |= FLAG_PROTECTED
         seq = counters[2] + 1
         txn.put(key, pack_record(flags, gen, seq, hist, body), db=docs)
