@@ -151,12 +151,17 @@ def translate(what: str = "", *, path: str | None = None) -> Iterator[None]:
         raise
     except lmdb.MapResizedError:
         raise
-    except lmdb.BadValsizeError as exc:
-        raise LimitExceeded(f"key or value size refused by LMDB{_of(what)}: {exc}", limit="lmdb_key_size") from exc
-    except lmdb.CorruptedError as exc:
-        raise CorruptData(f"the database file is corrupted{_of(what)}: {exc}") from exc
-    except (lmdb.DiskError, lmdb.Error, OSError) as exc:
-        raise _storage_error(exc, what, path=path) from exc
+    except (lmdb.Error, OSError) as exc:
+        raise _translated(exc, what, path=path) from exc
+
+
+def _translated(exc: BaseException, what: str, *, path: str | None = None) -> DatastoreError:
+    """Our error for an ``lmdb.Error`` (MapFull/MapResized are handled by their callers)."""
+    if isinstance(exc, lmdb.BadValsizeError):
+        return LimitExceeded(f"key or value size refused by LMDB{_of(what)}: {exc}", limit="lmdb_key_size")
+    if isinstance(exc, lmdb.CorruptedError):
+        return CorruptData(f"the database file is corrupted{_of(what)}: {exc}")
+    return _storage_error(exc, what, path=path)
 
 
 def _of(what: str) -> str:
@@ -268,6 +273,7 @@ class _Env:
         self._cv = threading.Condition(self._mu)
         self._active = 0
         self._growing = False
+        self._writes = 0
         # Group commit.
         self._gc = threading.Condition(threading.Lock())
         self._queue: list[_Req] = []
@@ -430,10 +436,17 @@ class _Env:
             self.grow(adopt_only=True)
         raise StorageError(f"could not begin a read transaction on {self.path}")  # pragma: no cover
 
-    def begin_write(self) -> WriteCtx:
-        """Begin a top-level write transaction (caller holds nothing)."""
+    def begin_write(self, *, look_ahead: bool = False) -> WriteCtx:
+        """Begin a top-level write transaction (caller holds nothing).
+
+        ``look_ahead`` always checks the map first (explicit transactions may be big).
+        """
         for _ in range(_MAX_RETRIES):
-            self.grow_ahead()
+            # Looking at the map costs ~1 us; every 8th write is ahead of need
+            # enough (a write that still fills it is retried after growing).
+            self._writes += 1
+            if look_ahead or not self._writes & 7:
+                self.grow_ahead()
             self.enter()
             try:
                 txn = self.env.begin(write=True)
@@ -451,36 +464,70 @@ class _Env:
 
     def run_write(self, fn: Callable[[WriteCtx], T]) -> T:
         """Run one write operation: inside the thread's transaction, or group-committed."""
-        self.check()
+        if self.forked or self.closed:
+            self.check()
         ctx: WriteCtx | None = getattr(self.tls, "ctx", None)
         if ctx is not None:
             if ctx.broken:
                 raise MapGrown("the map filled earlier in this transaction; leave it and run it again")
             try:
-                with translate("writing"):
-                    return fn(ctx)
+                return fn(ctx)
             except lmdb.MapFullError:
                 ctx.broken = True
                 raise MapGrown(
                     "the map filled inside engine.transaction(); nothing will be committed. "
                     "The map has room again once the transaction ends: run it again"
                 ) from None
+            except lmdb.Error as exc:
+                raise _translated(exc, "writing", path=self.path) from exc
         if getattr(self.tls, "snap", None) is not None:
             _refuse_write_in_snapshot()
-        req = _Req(fn)
         gc = self._gc
         with gc:
-            self._queue.append(req)
-            if self._leader:
+            if not self._leader:
+                # Nobody is committing: run alone, without queueing (the common,
+                # single-writer case). Others arriving meanwhile queue up and are
+                # handed the lead when this commit is done.
+                self._leader = True
+                req = None
+            else:
+                req = _Req(fn)
+                self._queue.append(req)
                 while not req.done and not req.lead:
                     gc.wait()
-            else:
-                self._leader = True
+        if req is None:
+            try:
+                return self._run_solo(fn)
+            finally:
+                with gc:
+                    if self._queue:
+                        self._queue[0].lead = True
+                        gc.notify_all()
+                    else:
+                        self._leader = False
         if not req.done:
             self._lead()
         if req.error is not None:
             raise req.error
         return req.value  # type: ignore[no-any-return]
+
+    def _run_solo(self, fn: Callable[[WriteCtx], T]) -> T:
+        for _ in range(_MAX_RETRIES):
+            ctx = self.begin_write()
+            try:
+                value = fn(ctx)
+                ctx.commit()
+                return value
+            except lmdb.MapFullError:
+                ctx.abort()
+                self.grow()
+            except lmdb.Error as exc:
+                ctx.abort()
+                raise _translated(exc, "writing", path=self.path) from exc
+            except BaseException:
+                ctx.abort()
+                raise
+        raise StorageFull(f"the map of {self.path} could not grow enough for the write")  # pragma: no cover
 
     def _lead(self) -> None:
         gc = self._gc
@@ -882,7 +929,7 @@ class Engine:
             finally:
                 env.tls.ctx = outer
             return
-        ctx = env.begin_write()
+        ctx = env.begin_write(look_ahead=True)
         env.tls.ctx = ctx
         try:
             yield self
