@@ -73,7 +73,6 @@ _MISSING: Any = object()
 _TIMESTAMP_RE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt ][0-9]{2}:[0-9]{2}")
 
 
-@lru_cache(maxsize=8192)
 def parse_timestamp(text: str) -> datetime | None:
     """The instant an ISO-8601 date-time with a time part names, or None.
 
@@ -82,8 +81,14 @@ def parse_timestamp(text: str) -> datetime | None:
     >>> parse_timestamp("2016-10-20") is None   # a date alone is not an instant
     True
     """
+    # The cheap test stays outside the cache, so only timestamp-like strings are cached.
     if len(text) > 64 or not _TIMESTAMP_RE.match(text):
         return None
+    return _parse_timestamp(text)
+
+
+@lru_cache(maxsize=8192)
+def _parse_timestamp(text: str) -> datetime | None:
     try:
         stamp = datetime.fromisoformat(text)
     except ValueError:
@@ -100,17 +105,27 @@ def to_path(path: AttrPath | str | Sequence[str]) -> AttrPath:
     return AttrPath(tuple(path))
 
 
+def _fallback(obj: Mapping[str, Any], folded: str) -> Any:
+    for key, item in obj.items():
+        if isinstance(key, str) and key.casefold() == folded:
+            return item
+    return _MISSING
+
+
 def _lookup(obj: Mapping[str, Any], name: str, folded: str) -> Any:
     value = obj.get(name, _MISSING)
-    if value is _MISSING:
-        for key, item in obj.items():
-            if isinstance(key, str) and key.casefold() == folded:
-                return item
-    return value
+    return _fallback(obj, folded) if value is _MISSING else value
+
+
+def _is_mapping(obj: Any) -> bool:
+    # ``type(obj) is dict`` first: the ABC check costs several times more.
+    return type(obj) is dict or isinstance(obj, Mapping)
 
 
 def make_getter(path: AttrPath | str | Sequence[str]) -> Getter:
     """A function returning every value at ``path`` (lists searched one level).
+
+    The returned list may be the document's own list: read it, do not change it.
 
     >>> make_getter("a.b")({"a": [{"b": 1}, {"B": [2, 3]}, 4]})
     [1, 2, 3]
@@ -118,21 +133,25 @@ def make_getter(path: AttrPath | str | Sequence[str]) -> Getter:
     attr = to_path(path)
     steps = tuple((name, name.casefold()) for name in attr.names)
     urn = attr.urn
+    if urn is None and len(steps) == 1:
+        return _single_step_getter(*steps[0])
 
     def get(doc: Any) -> list[Any]:
         current = [doc]
-        if urn is not None and isinstance(doc, Mapping):
+        if urn is not None and _is_mapping(doc):
             scoped = _lookup(doc, urn, urn.casefold())
-            if isinstance(scoped, Mapping):
+            if _is_mapping(scoped):
                 current = [scoped]
         for name, folded in steps:
             found: list[Any] = []
             for obj in current:
-                if isinstance(obj, Mapping):
-                    value = _lookup(obj, name, folded)
+                if _is_mapping(obj):
+                    value = obj.get(name, _MISSING)
                     if value is _MISSING:
-                        continue
-                    if isinstance(value, list):
+                        value = _fallback(obj, folded)
+                        if value is _MISSING:
+                            continue
+                    if type(value) is list or isinstance(value, list):
                         found.extend(value)
                     else:
                         found.append(value)
@@ -144,13 +163,27 @@ def make_getter(path: AttrPath | str | Sequence[str]) -> Getter:
     return get
 
 
+def _single_step_getter(name: str, folded: str) -> Getter:
+    def get(doc: Any) -> list[Any]:
+        if not _is_mapping(doc):
+            return []
+        value = doc.get(name, _MISSING)
+        if value is _MISSING:
+            value = _fallback(doc, folded)
+            if value is _MISSING:
+                return []
+        return value if type(value) is list or isinstance(value, list) else [value]
+
+    return get
+
+
 def get_values(doc: Any, path: AttrPath | str | Sequence[str]) -> list[Any]:
     """Every value at ``path`` in ``doc``; see the module notes on paths.
 
     >>> get_values({"Name": {"given": "Ann"}}, "name.given")
     ['Ann']
     """
-    return make_getter(path)(doc)
+    return list(make_getter(path)(doc))
 
 
 # -- scalar tests: one factory per operator (a table, not a chain of ifs) --------
@@ -174,6 +207,10 @@ def _eq_test(literal: Scalar, fold: bool) -> _Test:
 def _string_test(compare: Callable[[Any, Any], bool], literal: str, fold: bool) -> _Test:
     stamp = parse_timestamp(literal)
     text = literal.casefold() if fold else literal
+    if stamp is None and not fold:
+        if compare is operator.eq:
+            return lambda v: v == text  # no other JSON type equals a str
+        return lambda v: isinstance(v, str) and compare(v, text)
 
     def test(v: Any) -> bool:
         if not isinstance(v, str):
@@ -242,28 +279,68 @@ def _present(value: Any) -> bool:
 # -- node compilers ---------------------------------------------------------------
 
 
+def _any_value(path: AttrPath, test: _Test) -> Predicate:
+    """``doc -> any(test(v) for v in values at path)``, inlined for one-name paths (hot path)."""
+    if path.urn is not None or len(path.names) != 1:
+        get = make_getter(path)
+        return lambda doc: any(map(test, get(doc)))
+    name = path.names[0]
+    folded = name.casefold()
+
+    def match(doc: Mapping[str, Any]) -> bool:
+        if type(doc) is not dict and not isinstance(doc, Mapping):
+            return False
+        value = doc.get(name, _MISSING)
+        if value is _MISSING:
+            value = _fallback(doc, folded)
+            if value is _MISSING:
+                return False
+        if type(value) is list or isinstance(value, list):
+            return any(map(test, value))
+        return test(value)
+
+    return match
+
+
 def _compile_compare(node: Compare, fold: bool) -> Predicate:
-    get = make_getter(node.path)
     if node.op == "ne":
-        equal = make_test("eq", node.value, case_insensitive=fold)
-        return lambda doc: not any(map(equal, get(doc)))
-    test = make_test(node.op, node.value, case_insensitive=fold)
-    return lambda doc: any(map(test, get(doc)))
+        equal = _any_value(node.path, make_test("eq", node.value, case_insensitive=fold))
+        return lambda doc: not equal(doc)
+    return _any_value(node.path, make_test(node.op, node.value, case_insensitive=fold))
 
 
 def _compile_present(node: Present, fold: bool) -> Predicate:
-    get = make_getter(node.path)
-    return lambda doc: any(map(_present, get(doc)))
+    return _any_value(node.path, _present)
 
 
 def _compile_and(node: And, fold: bool) -> Predicate:
     parts = tuple(_compile(item, fold) for item in node.items)
-    return lambda doc: all(part(doc) for part in parts)
+    if len(parts) == 2:  # the common case, without a loop
+        first, second = parts
+        return lambda doc: first(doc) and second(doc)
+
+    def match(doc: Mapping[str, Any]) -> bool:
+        for part in parts:  # noqa: SIM110 - a plain loop: no generator per document
+            if not part(doc):
+                return False
+        return True
+
+    return match
 
 
 def _compile_or(node: Or, fold: bool) -> Predicate:
     parts = tuple(_compile(item, fold) for item in node.items)
-    return lambda doc: any(part(doc) for part in parts)
+    if len(parts) == 2:
+        first, second = parts
+        return lambda doc: first(doc) or second(doc)
+
+    def match(doc: Mapping[str, Any]) -> bool:
+        for part in parts:  # noqa: SIM110 - a plain loop: no generator per document
+            if part(doc):
+                return True
+        return False
+
+    return match
 
 
 def _compile_not(node: Not, fold: bool) -> Predicate:
@@ -278,7 +355,7 @@ def _compile_value_path(node: ValuePath, fold: bool) -> Predicate:
 
     def match(doc: Mapping[str, Any]) -> bool:
         for element in get(doc):
-            if isinstance(element, Mapping) and inner(element) and (then is None or then(element)):
+            if _is_mapping(element) and inner(element) and (then is None or then(element)):
                 return True
         return False
 

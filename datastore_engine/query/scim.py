@@ -206,11 +206,13 @@ class _Parser:
 
     # -- helpers -----------------------------------------------------------
     def peek(self, ahead: int = 0) -> _Token:
-        return self.tokens[min(self.pos + ahead, len(self.tokens) - 1)]
+        index = self.pos + ahead
+        return self.tokens[index] if index < len(self.tokens) else self.tokens[-1]
 
     def take(self) -> _Token:
-        token = self.peek()
-        self.pos += 1
+        token = self.tokens[self.pos]
+        if token.kind != "end":  # the end token stays put, so pos never runs past it
+            self.pos += 1
         return token
 
     def fail(self, expected: str, token: _Token) -> InvalidFilter:
