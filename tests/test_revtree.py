@@ -276,3 +276,16 @@ def test_watch_wakes_on_a_commit_from_another_thread(store: dse.Store) -> None:
 def test_watch_ends_after_its_timeout_without_changes(store: dse.Store) -> None:
     store.put("a", {})
     assert [c.rid for c in store.watch(0, timeout=0.05)] == ["a"]
+
+
+def test_replicated_writes_keep_index_entries_in_step(store: dse.Store) -> None:
+    store.create_index("color")
+    store.put_revision("d", {"color": "red"}, history=history("a", "b"))
+    store.put_revision("d", {"color": "blue"}, history=history("a", "c"))
+    shown = store.get("d")["color"]
+    assert store.find(f'color eq "{shown}"').total == 1
+    store.delete("d")  # the losing leaf wins now
+    other = store.get("d")["color"]
+    assert other != shown
+    assert store.find(f'color eq "{shown}"').total == 0
+    assert store.find(f'color eq "{other}"').total == 1
