@@ -69,7 +69,7 @@ SORT_FIELDS = (
 )  # fmt: skip
 _DOMAIN_ORDER = {d: i for i, d in enumerate(DOMAINS)}
 #: Databases whose keys start with the store's 8-byte prefix: emptied on drop.
-_STORE_DBS = ("docs", "changes", "conflicts", "passwords", "index")
+_STORE_DBS = ("docs", "changes", "conflicts", "passwords", "index", "local")
 
 #: A check of the record while listing (sessions pass one that keeps what they may see).
 Keep = Callable[[Mapping[str, Any]], bool]
