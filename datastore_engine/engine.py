@@ -115,6 +115,7 @@ MAX_READERS = 1022
 FORMAT = b"datastore_engine/1"
 GROW_AT = 0.75
 _MAX_RETRIES = 8
+_GATHER_S = 0.0005  # how long a group-commit leader waits for returning writers (durable only)
 
 _registry_lock = threading.Lock()
 _registry: dict[str, _Env] = {}
@@ -278,6 +279,7 @@ class _Env:
         self._gc = threading.Condition(threading.Lock())
         self._queue: list[_Req] = []
         self._leader = False
+        self._writers = 0
         self.tls = threading.local()
         self.watchers = threading.Condition(threading.Lock())
         from . import blobs  # free chunks of uploads whose process died (issue 5)
@@ -485,14 +487,21 @@ class _Env:
         gc = self._gc
         with gc:
             if not self._leader:
-                # Nobody is committing: run alone, without queueing (the common,
-                # single-writer case). Others arriving meanwhile queue up and are
-                # handed the lead when this commit is done.
                 self._leader = True
-                req = None
+                if not self.durable or self._writers <= 1:
+                    # Nobody is committing: run alone, without queueing (the
+                    # common, single-writer case). Others arriving meanwhile
+                    # queue up and are handed the lead when this commit is done.
+                    req = None
+                else:
+                    # Several durable writers are active: lead a batch they can join.
+                    req = _Req(fn)
+                    req.lead = True
+                    self._queue.append(req)
             else:
                 req = _Req(fn)
                 self._queue.append(req)
+                gc.notify_all()  # a leader may be gathering a batch
                 while not req.done and not req.lead:
                     gc.wait()
         if req is None:
@@ -500,6 +509,7 @@ class _Env:
                 return self._run_solo(fn)
             finally:
                 with gc:
+                    self._writers = len(self._queue) + 1
                     if self._queue:
                         self._queue[0].lead = True
                         gc.notify_all()
@@ -532,6 +542,18 @@ class _Env:
     def _lead(self) -> None:
         gc = self._gc
         with gc:
+            if self.durable:
+                # The writers released by the last commit are likely to come
+                # straight back: a durable commit costs a flush, so wait a
+                # moment (at most _GATHER_S) for them to join this batch rather
+                # than leave them for the next flush.
+                want = self._writers
+                deadline = time.monotonic() + _GATHER_S
+                while len(self._queue) < want:
+                    left = deadline - time.monotonic()
+                    if left <= 0:
+                        break
+                    gc.wait(left)
             batch, self._queue = self._queue, []
         try:
             self._run_batch(batch)
@@ -539,6 +561,8 @@ class _Env:
             with gc:
                 for req in batch:
                     req.done = True
+                # Writers active now: this batch's (likely to write again) and those queued.
+                self._writers = len(batch) + len(self._queue)
                 if self._queue:
                     self._queue[0].lead = True
                 else:
