@@ -10,7 +10,8 @@
 with the response dict and returns at once a :class:`concurrent.futures.Future`
 that resolves to the same dict *after* the callback has returned (so callers
 and tests need no sleeps; if the callback raises, the future holds that
-exception). ``CloudStore.lock`` is the one shared lock of the seed, for
+exception); ``cloud.wait()`` waits for every pending call, those started by
+callbacks too. ``CloudStore.lock`` is the one shared lock of the seed, for
 critical sections in callbacks and main code; the library never holds it
 while calling a callback (the core is thread-safe and needs no lock of ours).
 
@@ -67,6 +68,7 @@ import io
 import threading
 from collections.abc import Callable
 from concurrent.futures import Future
+from concurrent.futures import wait as futures_wait
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -142,7 +144,9 @@ class CloudStore:
     #: The shared lock of the seed (``cloud.lock.acquire()`` / ``release()``); never held around callbacks.
     lock = threading.Lock()
 
-    def __init__(self, api_key: str, path: str | None = None, *, engine: Engine | None = None) -> None:
+    def __init__(
+        self, api_key: str, path: str | None = None, *, engine: Engine | None = None
+    ) -> None:
         if not isinstance(api_key, str) or not api_key:
             raise ValidationError(f"api_key must be a non-empty str, got {api_key!r}")
         self.api_key = api_key
@@ -151,6 +155,23 @@ class CloudStore:
         self._store = self.engine.store(f"cloudstore/{api_key}", domain="system")
         self._media = self.engine.store(f"cloudstore/{api_key}/media", domain="system")
         self.folder = "cloudstore-" + hashlib.sha256(api_key.encode()).hexdigest()[:32]
+        self._pending: set[Future[Response]] = set()
+        self._pending_lock = threading.Lock()  # ours alone: CloudStore.lock belongs to the callers
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Wait until every call of this client is done, calls made by callbacks meanwhile too.
+
+        Not in the seed: it lets a caller (or a test) wait for a chain such as
+        the merge example's, whose callback starts a ``load``. False on timeout.
+        """
+        while True:
+            with self._pending_lock:
+                pending = list(self._pending)
+            if not pending:
+                return True
+            _done, not_done = futures_wait(pending, timeout=timeout)
+            if not_done:
+                return False
 
     def close(self) -> None:
         """Close the engine if this client opened it."""
@@ -164,7 +185,9 @@ class CloudStore:
         self.close()
 
     # -- the thread per call ---------------------------------------------------------------
-    def _run(self, work: Callable[[], tuple[str, Any]], callback: Callback | None) -> Future[Response]:
+    def _run(
+        self, work: Callable[[], tuple[str, Any]], callback: Callback | None
+    ) -> Future[Response]:
         future: Future[Response] = Future()
 
         def body() -> None:
@@ -186,8 +209,15 @@ class CloudStore:
             future.set_result(response)
 
         future.set_running_or_notify_cancel()
+        with self._pending_lock:
+            self._pending.add(future)
+        future.add_done_callback(self._forget)
         threading.Thread(target=body, name="cloudstore", daemon=True).start()
         return future
+
+    def _forget(self, future: Future[Response]) -> None:
+        with self._pending_lock:
+            self._pending.discard(future)
 
     # -- data ------------------------------------------------------------------------------
     def save(self, key: str, value: Any, callback: Callback | None = None,
@@ -247,7 +277,9 @@ class CloudStore:
         def work() -> tuple[str, Any]:
             engine = self.engine
             with engine.transaction():
-                info = engine.bucket(self.folder).put(filename, _media_bytes(data), content_type=type)
+                info = engine.bucket(self.folder).put(
+                    filename, _media_bytes(data), content_type=type
+                )
                 record = {
                     "name": filename,
                     "folder": self.folder,

@@ -133,7 +133,9 @@ class BucketConnector(_Connector):
     def __init__(self, engine: Engine, name: str, *, own: bool) -> None:
         super().__init__(engine, own=own)
         if not engine.bucket_exists(name):
-            raise NotFound(f"bucket {name!r} does not exist; create it with create_bucket({name!r})")
+            raise NotFound(
+                f"bucket {name!r} does not exist; create it with create_bucket({name!r})"
+            )
         self.name = name
         self._bucket = Bucket(engine, name)  # engine.bucket() would create it if removed meanwhile
 
@@ -141,7 +143,9 @@ class BucketConnector(_Connector):
         return f"<BucketConnector {self.name}>"
 
     # -- listing ---------------------------------------------------------------------------
-    def list(self, metadata: bool = True, recursive: bool = True, **kwargs: Any) -> builtins.list[ObjectInfo]:
+    def list(
+        self, metadata: bool = True, recursive: bool = True, **kwargs: Any
+    ) -> builtins.list[ObjectInfo]:
         """The bucket's objects by name (folders too when not ``recursive``)."""
         found = builtins.list(self._bucket.list(recursive=recursive, **kwargs))
         if metadata:
@@ -153,7 +157,9 @@ class BucketConnector(_Connector):
         """Names of the objects (and folders when not ``recursive``) that contain ``contains``."""
         if not isinstance(contains, str):
             raise ValidationError(f"contains must be a str, got {contains!r}")
-        names = [o.name for o in self._bucket.list(recursive=recursive, **kwargs) if contains in o.name]
+        names = [
+            o.name for o in self._bucket.list(recursive=recursive, **kwargs) if contains in o.name
+        ]
         return _joined(names, return_type)
 
     # -- reading ---------------------------------------------------------------------------
@@ -165,7 +171,9 @@ class BucketConnector(_Connector):
         """Write ``object_name`` to ``file_path``; returns its stat info."""
         return self._bucket.fget(object_name, file_path)
 
-    def stat(self, path: str | Iterable[str], **kwargs: Any) -> ObjectInfo | builtins.list[ObjectInfo]:
+    def stat(
+        self, path: str | Iterable[str], **kwargs: Any
+    ) -> ObjectInfo | builtins.list[ObjectInfo]:
         """Stat info of one object, or a list of them for a list of paths (NotFound if one is missing)."""
         if isinstance(path, str):
             return self._bucket.stat(path)
@@ -187,7 +195,9 @@ class BucketConnector(_Connector):
         if not name or name.endswith("/"):
             base = posixpath.basename(urllib.parse.urlsplit(url).path)
             if not base:
-                raise ValidationError(f"path {path!r} names a folder and url {url!r} has no file name")
+                raise ValidationError(
+                    f"path {path!r} names a folder and url {url!r} has no file name"
+                )
             name += base
         info = self._bucket.put_from_url(url, name, method=method, headers=headers or None,
                                          data=data or None, **kwargs)  # fmt: skip
@@ -199,7 +209,9 @@ class BucketConnector(_Connector):
         done = self._bucket.delete(many) or {}
         return done[path] if isinstance(path, str) else done
 
-    def fcopy_to(self, new_bucket: str, object_name: str, object_source: str, **kwargs: Any) -> ObjectInfo:
+    def fcopy_to(
+        self, new_bucket: str, object_name: str, object_source: str, **kwargs: Any
+    ) -> ObjectInfo:
         """Copy ``object_source`` of this bucket to ``object_name`` in bucket ``new_bucket``."""
         return self._bucket.copy_to(new_bucket, object_name, object_source)
 
@@ -207,10 +219,14 @@ class BucketConnector(_Connector):
 def connect(name: str, *, engine: Engine | None = None) -> Datastore | BucketConnector:
     """``"data_store"``: the Datastore connector; ``"data_store/<bucket>"``: that bucket's connector."""
     if not isinstance(name, str):
-        raise ValidationError(f"connect() takes 'data_store' or 'data_store/<bucket>', got {name!r}")
+        raise ValidationError(
+            f"connect() takes 'data_store' or 'data_store/<bucket>', got {name!r}"
+        )
     root, _sep, bucket = name.partition("/")
     if root != ROOT or (_sep and not bucket):
-        raise ValidationError(f"connect() takes 'data_store' or 'data_store/<bucket>', got {name!r}")
+        raise ValidationError(
+            f"connect() takes 'data_store' or 'data_store/<bucket>', got {name!r}"
+        )
     own = engine is None
     eng = Engine(default_path()) if engine is None else engine
     try:

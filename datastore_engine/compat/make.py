@@ -152,7 +152,9 @@ class DataStores(_Base):
         """``{"dataStores": [...], "pg": {...}}`` of team ``team_id``, sorted by ``sort_by``."""
         team = _int(team_id, "team_id")
         if sort_by not in SORT_FIELDS:
-            raise ValidationError(f"sort_by must be one of {', '.join(SORT_FIELDS)}; got {sort_by!r}")
+            raise ValidationError(
+                f"sort_by must be one of {', '.join(SORT_FIELDS)}; got {sort_by!r}"
+            )
         offset, limit = _page(offset, limit)
         query = f'owner eq "{_team_owner(team)}" and name sw "make:"'
         found: list[StoreInfo] = []
@@ -195,12 +197,18 @@ class DataStores(_Base):
                  "max_size_mb": ("max_size_mb", lambda v: _int(v, "max_size_mb"))}  # fmt: skip
         unknown = sorted(set(fields) - set(table))
         if unknown:
-            raise ValidationError(f"unknown data store fields {unknown}; updatable: {', '.join(table)}")
+            raise ValidationError(
+                f"unknown data store fields {unknown}; updatable: {', '.join(table)}"
+            )
         core = {table[k][0]: table[k][1](v) for k, v in fields.items()}
         info = self._info(data_store_id)
-        return {"dataStore": _data_store(self.engine.update_store(info.name, domain=DOMAIN, **core))}
+        return {
+            "dataStore": _data_store(self.engine.update_store(info.name, domain=DOMAIN, **core))
+        }
 
-    def delete(self, ids: builtins.list[int], team_id: int, confirmed: bool = False) -> dict[str, Any]:
+    def delete(
+        self, ids: builtins.list[int], team_id: int, confirmed: bool = False
+    ) -> dict[str, Any]:
         """Delete data stores ``ids`` of team ``team_id`` at once: ``{"dataStores": ids}``.
 
         Stores that hold records need ``confirmed=True`` (``Conflict``; nothing is deleted).
@@ -257,7 +265,9 @@ class DataStructures(_Base):
         table = {"name": "name", "spec": "fields", "strict": "strict"}
         unknown = sorted(set(fields) - set(table))
         if unknown:
-            raise ValidationError(f"unknown data structure fields {unknown}; updatable: {', '.join(table)}")
+            raise ValidationError(
+                f"unknown data structure fields {unknown}; updatable: {', '.join(table)}"
+            )
         if "name" in fields:
             _name(fields["name"])
         sid = str(_int(datastructure_id, "datastructure_id"))
@@ -278,7 +288,9 @@ class DataStructures(_Base):
 class Records(_Base):
     """``/data-stores/{id}/data``: list, create, replace (PUT), update (PATCH), delete."""
 
-    def list(self, data_store_id: int, *, limit: int = MAX_LIMIT, offset: int = 0) -> dict[str, Any]:
+    def list(
+        self, data_store_id: int, *, limit: int = MAX_LIMIT, offset: int = 0
+    ) -> dict[str, Any]:
         """``{"records": [{"key", "data"}], "spec", "strict", "count", "pg"}``, in key order."""
         offset, limit = _page(offset, limit)
         store, info = self._store(data_store_id)
@@ -317,11 +329,15 @@ class Records(_Base):
                except_keys: builtins.list[str] | None = None, confirmed: bool = False) -> dict[str, Any]:  # fmt: skip
         """Delete ``keys``, or ``all`` records but ``except_keys``: ``{"keys": [deleted]}``."""
         if (keys is None) == (not all):
-            raise ValidationError("records.delete takes keys=[...] or all=True, not both or neither")
+            raise ValidationError(
+                "records.delete takes keys=[...] or all=True, not both or neither"
+            )
         if except_keys is not None and not all:
             raise ValidationError("except_keys goes with all=True")
         if all and not confirmed:
-            raise Conflict(f"deleting all records of data store {data_store_id} needs confirmed=True")
+            raise Conflict(
+                f"deleting all records of data store {data_store_id} needs confirmed=True"
+            )
         store, _info = self._store(data_store_id)
         keep: set[str] = set(except_keys or ())
         with self.engine.transaction():

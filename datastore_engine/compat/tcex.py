@@ -92,7 +92,9 @@ class TcExDatastore:
         }
 
     # -- writes ---------------------------------------------------------------------------
-    def post(self, rid: str | None = None, data: Any = None, raise_on_error: bool = True) -> dict[str, Any]:
+    def post(
+        self, rid: str | None = None, data: Any = None, raise_on_error: bool = True
+    ) -> dict[str, Any]:
         """Create record ``rid`` (a new id when None), or overwrite it if it exists."""
         store = self._store
         try:
@@ -138,6 +140,7 @@ class TcExDatastore:
         """``store.search(body)`` with ``_index``/``_type`` on every hit."""
         answer = self._store.search(body)
         answer["hits"]["hits"] = [
-            {"_index": self.domain, "_type": self.data_type, **hit} for hit in answer["hits"]["hits"]
+            {"_index": self.domain, "_type": self.data_type, **hit}
+            for hit in answer["hits"]["hits"]
         ]
         return answer

@@ -121,7 +121,9 @@ def _status_of(exc: DatastoreError, *, forbidden: int) -> int:
     return 500
 
 
-def _endpoint(ok: int, *, forbidden: int = 404) -> Callable[[Callable[..., Any]], Callable[..., Result]]:
+def _endpoint(
+    ok: int, *, forbidden: int = 404
+) -> Callable[[Callable[..., Any]], Callable[..., Result]]:
     """Run the method; ``(ok, its return value)``, or the status and body of the core's error."""
 
     def wrap(method: Callable[..., Any]) -> Callable[..., Result]:
@@ -159,7 +161,11 @@ def storage_object(info: StoreInfo) -> dict[str, Any]:
 
 def _filterable(obj: Mapping[str, Any]) -> dict[str, Any]:
     """A storage object plus the seed's ``createDate``/``lastModifiedDate`` aliases."""
-    return {**obj, "createDate": obj["meta"]["created"], "lastModifiedDate": obj["meta"]["lastModified"]}
+    return {
+        **obj,
+        "createDate": obj["meta"]["created"],
+        "lastModifiedDate": obj["meta"]["lastModified"],
+    }
 
 
 def _config(body: Any, *, allowed: Iterable[str]) -> dict[str, Any]:
@@ -219,7 +225,11 @@ class DataStorageAPI:
         if ds_match is not None:
             found = [o for o in found if ds_match(_filterable(o))]
         if data_match is not None:
-            found = [o for o in found if data_match(self._data(self.session.store(o["name"], self.domain)))]
+            found = [
+                o
+                for o in found
+                if data_match(self._data(self.session.store(o["name"], self.domain)))
+            ]
         items = found[start : start + count]
         return {"totalResults": len(found), "startIndex": start, "itemsPerPage": len(items),
                 "resources": items}  # fmt: skip
