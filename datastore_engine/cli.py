@@ -598,7 +598,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "filter", metavar="FILTER", help="SCIM filter, e.g. 'age ge 30 and city eq \"Oslo\"'"
     )
-    p.add_argument("--sort", help='sort keys, e.g. "-age,name" (- for descending)')
+    p.add_argument(
+        "--sort", help="sort keys, e.g. --sort=-age,name (- for descending; write it with =)"
+    )
     _page_options(p, count=100)
     p.add_argument(
         "--fields",
@@ -714,6 +716,17 @@ def _one_line(exc: BaseException) -> str:
     return " ".join(text.split())
 
 
+def _quiet_broken_pipe(stream: IO[str]) -> None:
+    """Point the closed pipe's descriptor at /dev/null so the interpreter's last flush stays quiet.
+
+    (The recipe of the Python docs' "Note on SIGPIPE".)
+    """
+    with contextlib.suppress(OSError, ValueError, AttributeError):
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, stream.fileno())
+        os.close(devnull)
+
+
 def _emit(ctx: Ctx, out: Out) -> None:
     as_json = ctx.args.json or not _isatty(ctx.stdout)
     text = dumps(out.value) if as_json else out.render(out.value)
@@ -729,7 +742,8 @@ def main(argv: Sequence[str] | None = None, *, stdin: IO[str] | None = None,
     stderr = stderr or sys.stderr
     parser = build_parser()
     try:
-        args = parser.parse_args(argv)
+        with contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr):
+            args = parser.parse_args(argv)
     except SystemExit as exc:  # --help (0) or a usage error (2), already printed by argparse
         return exc.code if isinstance(exc.code, int) else EXIT_USAGE
     handler: Handler | None = getattr(args, "handler", None)
@@ -746,8 +760,7 @@ def main(argv: Sequence[str] | None = None, *, stdin: IO[str] | None = None,
         stderr.write(f"{PROG}: interrupted\n")
         return 130
     except BrokenPipeError:  # `datastore-engine export s - | head`: the reader left; not an error
-        with contextlib.suppress(OSError):
-            sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - keep the interpreter's final flush quiet
+        _quiet_broken_pipe(stdout)
         return EXIT_OK
     except (DatastoreError, OSError) as exc:
         stderr.write(f"{PROG}: error: {_one_line(exc)}\n")

@@ -149,8 +149,10 @@ class ProgressBar:
         self.unit = unit
         self._last = 0.0
         self._shown = False
+        self._done: int | None = None
 
     def update(self, done: int, *, force: bool = False) -> None:
+        self._done = done
         now = time.monotonic()
         if not force and now - self._last < 0.1:
             return
@@ -166,6 +168,9 @@ class ProgressBar:
         self._shown = True
 
     def close(self) -> None:
+        """Draw the last value (skipped redraws included) and end the line."""
+        if self._done is not None:
+            self.update(self._done, force=True)
         if self._shown:
             self.stream.write("\n")
             self.stream.flush()
