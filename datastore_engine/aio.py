@@ -74,12 +74,16 @@ _ITER_BATCH = 500
 DEFAULT_WORKERS = 4
 
 
+def _check_workers(max_workers: object) -> None:
+    if isinstance(max_workers, bool) or not isinstance(max_workers, int) or max_workers < 1:
+        raise ValidationError(f"max_workers must be an int >= 1, got {max_workers!r}")
+
+
 class AsyncEngine:
     """An :class:`Engine` with awaitable methods. Get one with ``await aio.open(path)`` or ``async with``."""
 
     def __init__(self, engine: Engine, *, max_workers: int = DEFAULT_WORKERS) -> None:
-        if isinstance(max_workers, bool) or not isinstance(max_workers, int) or max_workers < 1:
-            raise ValidationError(f"max_workers must be an int >= 1, got {max_workers!r}")
+        _check_workers(max_workers)
         self.engine = engine
         self._pool = ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="datastore-aio")
         self._closed = False
@@ -197,6 +201,7 @@ def open(
     max_workers: int = DEFAULT_WORKERS,
 ) -> _Opening:
     """Open the datastore in ``path`` (see :func:`datastore_engine.open`): ``await`` it or ``async with`` it."""
+    _check_workers(max_workers)
     options = {"app": app, "org": org, "durable": durable, "map_size": map_size, "verify": verify}
     return _Opening(path, max_workers, options)
 
