@@ -10,7 +10,8 @@
 with the response dict and returns at once a :class:`concurrent.futures.Future`
 that resolves to the same dict *after* the callback has returned (so callers
 and tests need no sleeps; if the callback raises, the future holds that
-exception); ``cloud.wait()`` waits for every pending call, those started by
+exception, and an error that is not a ``DatastoreError``, i.e. a bug, fails
+the future without a callback); ``cloud.wait()`` waits for every pending call, those started by
 callbacks too. ``CloudStore.lock`` is the one shared lock of the seed, for
 critical sections in callbacks and main code; the library never holds it
 while calling a callback (the core is thread-safe and needs no lock of ours).
