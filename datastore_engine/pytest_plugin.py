@@ -10,8 +10,11 @@ Fixtures:
 Preloading: ``@pytest.mark.datastore_preload("people.ndjson", store="people",
 domain="local")`` loads a JSON file (an object of ``{id: document}`` or a list
 of documents with ``_id``) or an NDJSON file (one ``{"_id": ..., ...}`` per
-line); a relative path is taken from the test file's folder. The same loader is
-:func:`preload` for use in your own fixtures.
+line, the format of ``datastore-engine export``: see :mod:`datastore_engine.transfer`);
+a relative path is taken from the test file's folder. Files are parsed
+strictly (duplicate keys, NaN and non-string ids are refused, naming the file
+and line) and loaded in one transaction: all or nothing. Documents without an
+id get a new one. The same loader is :func:`preload` for use in your own fixtures.
 
 Example test::
 
@@ -24,7 +27,6 @@ Example test::
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import tempfile
@@ -34,6 +36,7 @@ from typing import Any
 
 import pytest
 
+from . import transfer
 from .engine import Engine, open_temporary
 from .engine import open as open_engine
 from .errors import ValidationError
@@ -42,30 +45,31 @@ __all__ = ["datastore", "datastore_factory", "preload"]
 
 
 def _documents(path: Path) -> Iterator[tuple[str | None, Any]]:
-    text_head = path.read_text(encoding="utf-8")[:1].strip() if path.stat().st_size else ""
+    """``(id or None, document)`` of a fixture file, parsed as strictly as ``datastore-engine import``."""
     if path.suffix in (".ndjson", ".jsonl"):
-        with path.open(encoding="utf-8") as fh:
+        with path.open("rb") as fh:
             for number, line in enumerate(fh, 1):
                 if not line.strip():
                     continue
                 try:
-                    doc = json.loads(line)
-                except json.JSONDecodeError as exc:
-                    raise ValidationError(f"{path}:{number}: not JSON: {exc.msg}") from exc
-                if not isinstance(doc, dict):
-                    raise ValidationError(f"{path}:{number}: each line must be a JSON object")
-                rid = doc.pop("_id", None)
-                yield (str(rid) if rid is not None else None), doc
+                    yield transfer.from_line(transfer.parse_line(line))
+                except ValidationError as exc:
+                    raise ValidationError(f"{path}:{number}: {exc}") from None
         return
-    data = json.loads(path.read_text(encoding="utf-8")) if text_head else {}
+    raw = path.read_bytes()
+    try:
+        data = transfer.parse_json(raw) if raw.strip() else {}
+    except ValidationError as exc:
+        raise ValidationError(f"{path}: {exc}") from None
     if isinstance(data, dict):
-        for rid, doc in data.items():
-            yield rid, doc
+        yield from data.items()
     elif isinstance(data, list):
-        for doc in data:
+        for number, doc in enumerate(data):
             if isinstance(doc, dict) and "_id" in doc:
-                doc = dict(doc)
-                yield str(doc.pop("_id")), doc
+                try:
+                    yield transfer.from_line(doc)
+                except ValidationError as exc:
+                    raise ValidationError(f"{path}: item {number}: {exc}") from None
             else:
                 yield None, doc
     else:
