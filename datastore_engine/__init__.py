@@ -74,3 +74,13 @@ __all__ = [
     "open",
     "open_temporary",
 ]
+
+
+def __getattr__(name: str) -> object:
+    # ``dse.aio`` (the asyncio API) is a submodule, imported on first use so that
+    # synchronous users never pay for importing asyncio; it is not in __all__.
+    if name == "aio":
+        import importlib
+
+        return importlib.import_module(".aio", __name__)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

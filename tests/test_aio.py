@@ -219,3 +219,9 @@ def test_max_workers_must_be_positive(tmp_path: Path) -> None:
         assert not (tmp_path / "db").exists()  # refused before opening anything
 
     asyncio.run(go())
+
+
+def test_aio_is_a_submodule_outside_all() -> None:
+    assert dse.aio is aio and "aio" not in dse.__all__
+    with pytest.raises(AttributeError):
+        dse.no_such_thing  # noqa: B018
