@@ -56,14 +56,16 @@ MAX_FIND_COUNT = 10_000
 _SKIP = FLAG_DELETED | FLAG_PROTECTED
 
 
-@lru_cache(maxsize=512)
-def _parsed(text: str) -> Node:
-    return parse_filter(text)
+@lru_cache(maxsize=1024)
+def _prepared(text: str, case_insensitive: bool) -> tuple[Node, Callable[[Any], bool]]:
+    """Parse once and compile once per filter text (the hot path of repeated queries)."""
+    node = parse_filter(text)
+    return node, compile_filter(node, case_insensitive=case_insensitive)
 
 
 @lru_cache(maxsize=1024)
 def _plan(text: str, paths: frozenset[str], case_insensitive: bool) -> Plan:
-    return plan_filter(_parsed(text), paths, case_insensitive=case_insensitive)
+    return plan_filter(_prepared(text, case_insensitive)[0], paths, case_insensitive=case_insensitive)
 
 
 def _filter_plan(state: StoreState, filter: str, case_insensitive: bool) -> Plan:
@@ -139,7 +141,7 @@ def find(
     """Documents matching a SCIM filter, one page of them (see the module docstring)."""
     filter = _check_filter(filter)
     start, count = _check_window(start, count)
-    predicate = compile_filter(filter, case_insensitive=case_insensitive)
+    predicate = _prepared(filter, bool(case_insensitive))[1]
     projection = compile_projection(fields) if fields is not None else None
     store._live()
     env = store._env
@@ -188,7 +190,7 @@ def search(store: Store, body: Mapping[str, Any] | None) -> dict[str, Any]:
 def explain(store: Store, filter: str, *, case_insensitive: bool = False) -> dict[str, Any]:
     """How ``find(filter)`` would run: ``plan`` (text), ``indexes`` used, ``candidates`` (None: scan)."""
     filter = _check_filter(filter)
-    compile_filter(filter, case_insensitive=case_insensitive)  # refuse what does not parse
+    _prepared(filter, bool(case_insensitive))  # refuse what does not parse
     store._live()
     env = store._env
     with env.reading() as txn:

@@ -64,8 +64,11 @@ def _prefix(state: StoreState, iid: int) -> bytes:
 
 
 def indexed_paths(state: StoreState) -> frozenset[str]:
-    """The paths this store has indexes on."""
-    return frozenset(str(d["path"]) for d in state.indexes)
+    """The paths this store has indexes on (cached on the state: it is rebuilt when the catalog changes)."""
+    paths = state.extra.get("indexed_paths")
+    if paths is None:
+        paths = state.extra["indexed_paths"] = frozenset(str(d["path"]) for d in state.indexes)
+    return paths
 
 
 def _keys_for(state: StoreState, rid_b: bytes, doc: Any) -> dict[bytes, tuple[dict[str, Any], bytes]]:
@@ -125,6 +128,7 @@ def maintain(ctx: WriteCtx, state: StoreState, rid_b: bytes, old_doc: Any, new_d
     new = _keys_for(state, rid_b, new_doc)
     added = [key for key in new if key not in old]
     txn, dbs = ctx.txn, ctx.dbs
+    _note_multi(ctx, state, new.values())
     for key in added:
         definition, value_key = new[key]
         if definition.get("unique"):
@@ -140,6 +144,24 @@ def maintain(ctx: WriteCtx, state: StoreState, rid_b: bytes, old_doc: Any, new_d
             txn.delete(key, db=db)
     for key in added:
         txn.put(key, b"", db=db)
+
+
+def _note_multi(ctx: WriteCtx, state: StoreState, entries: Iterable[tuple[dict[str, Any], bytes]]) -> None:
+    """Mark an index multi-valued the first time one document gives it two values.
+
+    While no document has more than one value at an index's path, two ranges
+    on that path in one ``and`` can be merged into one bounded range (see
+    :func:`candidates`); after that they must be intersected as sets.
+    """
+    counts: dict[int, int] = {}
+    for definition, _value in entries:
+        iid = int(definition["iid"])
+        counts[iid] = counts.get(iid, 0) + 1
+    multi = {iid for iid, n in counts.items() if n > 1}
+    if not multi or all(d.get("multi") for d in state.indexes if int(d["iid"]) in multi):
+        return
+    updated = [dict(d, multi=True) if int(d["iid"]) in multi else dict(d) for d in state.indexes]
+    _set_indexes(ctx, state, updated)
 
 
 def _check_path(path: object) -> str:
@@ -183,8 +205,10 @@ def create_index(store: Store, path: str, *, unique: bool = False) -> None:
         txn, dbs = ctx.txn, ctx.dbs
         entries: list[bytes] = []
         for rid_b, doc in _documents(txn, dbs, state):
-            for key in _keys_for(building, rid_b, doc):
-                entries.append(key)
+            keys = _keys_for(building, rid_b, doc)
+            if len(keys) > 1:
+                definition["multi"] = True
+            entries.extend(keys)
         if unique:
             _refuse_duplicates(txn, dbs, state, building, entries)
         for key in entries:
@@ -300,8 +324,7 @@ def candidates(txn: Any, dbs: dict[str, Any], state: StoreState, plan: Plan) -> 
         return acc
     if isinstance(plan, Intersect):
         result: set[bytes] | None = None
-        # Smallest ranges first would be better; plans are small, so run them in order.
-        for part in plan.parts:
+        for part in _merge_single_valued(state, plan.parts):
             got = candidates(txn, dbs, state, part)
             if got is None:
                 continue
@@ -310,6 +333,30 @@ def candidates(txn: Any, dbs: dict[str, Any], state: StoreState, plan: Plan) -> 
                 return result
         return result
     raise TypeError(f"unknown plan {plan!r}")  # pragma: no cover
+
+
+def _merge_single_valued(state: StoreState, parts: tuple[Plan, ...]) -> list[Plan]:
+    """Ranges on one single-valued index, intersected, are one range: lo = max(lo), hi = min(hi).
+
+    ``age ge 40 and age le 41`` then reads two index keys instead of two large
+    half-open ranges. Only sound while no document has two values at the path
+    (a list could satisfy each bound with a different element).
+    """
+    single = {str(d["path"]) for d in state.indexes if not d.get("multi")}
+    merged: dict[str, IndexRange] = {}
+    out: list[Plan] = []
+    for part in parts:
+        if isinstance(part, IndexRange) and part.path in single:
+            seen = merged.get(part.path)
+            if seen is None:
+                merged[part.path] = part
+                continue
+            lo = max(seen.lo, part.lo)
+            his = [h for h in (seen.hi, part.hi) if h is not None]
+            merged[part.path] = IndexRange(part.path, lo, min(his) if his else None, f"{seen.label}, {part.label}")
+            continue
+        out.append(part)
+    return [*merged.values(), *out]
 
 
 def _iid_of(state: StoreState, path: str) -> int | None:
@@ -326,8 +373,10 @@ def _range_rids(txn: Any, dbs: dict[str, Any], state: StoreState, plan: IndexRan
     base = _prefix(state, iid)
     lo = base + plan.lo
     hi = base + plan.hi if plan.hi is not None else _next_prefix(base)
-    cur = txn.cursor(db=dbs["index"])
     out: set[bytes] = set()
+    if lo >= hi:
+        return out
+    cur = txn.cursor(db=dbs["index"])
     if not cur.set_range(lo):
         return out
     skip = len(base)

@@ -146,3 +146,24 @@ def test_protected_documents_never_match_a_query(engine: dse.Engine) -> None:
     s.put("locked", {"v": 1}, password="pw-1234")
     assert ids(s.find("v eq 1")) == ["open"]
     assert [h["_id"] for h in s.search({})["hits"]["hits"]] == ["open"]
+
+
+def test_two_bounds_on_a_single_valued_index_read_one_range(engine: dse.Engine) -> None:
+    s = engine.store("ages")
+    for i in range(200):
+        s.put(f"p{i:03d}", {"age": i % 100})
+    s.create_index("age")
+    assert s.explain("age ge 40 and age le 41")["candidates"] == 4  # one bounded range, not two halves
+    assert ids(s.find("age ge 40 and age le 41")) == ["p040", "p041", "p140", "p141"]
+
+
+def test_a_list_value_makes_the_index_multi_valued_and_bounds_stay_correct(engine: dse.Engine) -> None:
+    s = engine.store("ages")
+    for i in range(100):
+        s.put(f"p{i:03d}", {"age": i})
+    s.create_index("age")
+    # 50 >= 40 and 10 <= 41: each bound is met by a different element, so this matches.
+    s.put("list", {"age": [50, 10]})
+    assert "list" in ids(s.find("age ge 40 and age le 41"))
+    assert ids(s.find("age ge 40 and age le 41")) == ["list", "p040", "p041"]
+    assert s.explain("age ge 40 and age le 41")["candidates"] == 3

@@ -373,4 +373,43 @@ def parse_filter(text: str, *, bare_values: bool = False) -> Node:
             limit="max_filter_length",
             value=len(text),
         )
+    simple = _simple(text)
+    if simple is not None:
+        return simple
     return _Parser(text, bare_values=bare_values).parse()
+
+
+# The most common filter by far is one comparison with a plain literal
+# (``email eq "a@b.c"``): each call with a new literal would miss every cache
+# and pay for the full tokenizer. This regex recognises exactly that shape and
+# builds the same node; anything else (or anything that would be an error) goes
+# to the parser, so errors and edge cases have one source of truth.
+_SIMPLE_RE = re.compile(
+    rf'\s*({_NAME}(?:\.{_NAME})*)\s+(eq|ne|co|sw|ew|gt|ge|lt|le)\s+'
+    r'(?:"((?:[^"\\\x00-\x1f])*)"|(-?(?:0|[1-9][0-9]{0,17}))|(true|false|null))\s*',
+    re.IGNORECASE,
+)
+_RESERVED_FIRST = frozenset({"and", "or", "not"})
+
+
+def _simple(text: str) -> Compare | None:
+    match = _SIMPLE_RE.fullmatch(text)
+    if match is None:
+        return None
+    dotted, op, string, integer, keyword = match.groups()
+    names = tuple(dotted.split("."))
+    if names[0].lower() in _RESERVED_FIRST:
+        return None
+    op = op.lower()
+    value: Scalar
+    if string is not None:
+        value = string  # no backslash, quote or control character: the JSON text is the value
+    elif integer is not None:
+        if op in ("co", "sw", "ew"):
+            return None
+        value = int(integer)
+    else:
+        if op not in ("eq", "ne"):
+            return None
+        value = _KEYWORD_VALUES[keyword.lower()]
+    return Compare(AttrPath(names), op, value)
