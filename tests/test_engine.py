@@ -118,9 +118,8 @@ def test_the_same_path_opened_twice_in_one_process_shares_one_environment(tmp_pa
 
 
 def test_opening_one_path_with_different_durability_is_refused(tmp_path: pathlib.Path) -> None:
-    with dse.open(tmp_path / "db", durable=True):
-        with pytest.raises(dse.ValidationError, match="durable"):
-            dse.open(tmp_path / "db", durable=False)
+    with dse.open(tmp_path / "db", durable=True), pytest.raises(dse.ValidationError, match="durable"):
+        dse.open(tmp_path / "db", durable=False)
 
 
 def test_bad_engine_arguments_are_refused(tmp_path: pathlib.Path) -> None:
@@ -297,6 +296,7 @@ def test_an_engine_used_after_fork_raises_in_the_child(tmp_path: pathlib.Path) -
         os._exit(0)
     os.close(write_fd)
     _, status = os.waitpid(pid, 0)
+    assert os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0
     out = os.read(read_fd, 4096).decode()
     os.close(read_fd)
     assert out == "ForkedEngine,ForkedEngine,ForkedEngine,ForkedEngine:spawn,{'v': 2}"
