@@ -1,0 +1,27 @@
+#!/bin/sh
+# Run every fuzz target for SECONDS each (default 60): atheris when it imports, else hypothesis.
+#   fuzz/run.sh 300
+# Exit status 1 if any target broke its invariant (its last output lines are shown).
+SECONDS_EACH="${1:-60}"
+cd "$(dirname "$0")/.." || exit 2
+PY="${PYTHON:-.venv/bin/python}"
+if "$PY" -c "import atheris" 2>/dev/null; then
+    MODE="--atheris -max_total_time=$SECONDS_EACH"
+else
+    MODE=""
+fi
+status=0
+for target in fuzz/fuzz_*.py; do
+    log="$(mktemp)"
+    echo "== $target (${SECONDS_EACH}s, ${MODE:-hypothesis})"
+    # shellcheck disable=SC2086 # MODE is two words on purpose
+    if "$PY" "$target" --seconds "$SECONDS_EACH" $MODE >"$log" 2>&1; then
+        grep -E "executions in|^Done [0-9]+ runs" "$log"
+    else
+        echo "FAILED:"
+        tail -40 "$log"
+        status=1
+    fi
+    rm -f "$log"
+done
+exit $status

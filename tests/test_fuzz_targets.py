@@ -1,0 +1,71 @@
+"""The codec, merge, paths and names fuzz targets: a short run each, and their guards can fail.
+
+Longer runs: ``fuzz/run.sh SECONDS`` (atheris when installed).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+
+FUZZ_DIR = Path(__file__).resolve().parent.parent / "fuzz"
+TARGETS = ["fuzz_codec", "fuzz_merge", "fuzz_paths", "fuzz_names"]
+
+
+def load(name: str) -> ModuleType:
+    if str(FUZZ_DIR) not in sys.path:
+        sys.path.insert(0, str(FUZZ_DIR))  # the targets import _harness and _values
+    spec = importlib.util.spec_from_file_location(f"_fuzz_target_{name}", FUZZ_DIR / f"{name}.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.parametrize("name", TARGETS)
+def test_fuzz_target_runs_briefly_without_breaking_its_invariant(name: str) -> None:
+    module = load(name)
+    module.HANG_SECONDS = 120.0  # no timing asserts in CI
+    assert module.run_fallback(1.5) > 0
+
+
+@pytest.mark.parametrize("name", TARGETS)
+def test_fuzz_target_seeds_also_run_through_the_byte_entry_point(name: str) -> None:
+    module = load(name)
+    data = module.from_bytes(b"\x92\x81\xa1a\x01\xa1a" * 3)
+    if data is not None:
+        module.check(data)
+
+
+def test_the_guard_flags_foreign_exceptions_and_passes_documented_ones() -> None:
+    harness = load("fuzz_codec").__dict__["_harness"]
+    stats = harness.Stats()
+
+    def raises(exc: BaseException) -> None:
+        raise exc
+
+    from datastore_engine.errors import CorruptData
+
+    check = harness.guarded("t", raises, (CorruptData,), stats, lambda: 120.0)
+    check(CorruptData("documented"))
+    for foreign in (TypeError("x"), KeyError("k"), RecursionError()):
+        with pytest.raises(AssertionError):
+            check(foreign)
+
+
+def test_the_codec_invariant_catches_a_decoder_that_lets_bad_data_through(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    module = load("fuzz_codec")
+    from datastore_engine import codec
+
+    # A broken decode_untrusted that lets a non-JSON value through must be caught.
+    monkeypatch.setattr(
+        codec, "decode_untrusted", lambda data, key="": {"a": b"bytes are not JSON"}
+    )
+    with pytest.raises(AssertionError):
+        module.check(b"\x80")
