@@ -61,7 +61,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import lmdb
 
-from . import catalog
+from . import catalog, codec
 from .errors import (
     CorruptData,
     DatastoreError,
@@ -300,7 +300,9 @@ class _Env:
     def check(self) -> None:
         if self.forked:
             raise ForkedEngine(
-                f"the engine for {self.path} was opened before fork(); open a new engine in this process"
+                f"the engine for {self.path} was opened before fork() and cannot be used in the child; "
+                "open engines after forking, or use the 'spawn' start method (this path cannot be "
+                "reopened in the child)"
             )
         if self.closed:
             raise EngineClosed(f"the engine for {self.path} is closed")
@@ -784,8 +786,15 @@ class Engine:
         durable: bool = True,
         map_size: int | None = None,
         verify: bool = False,
+        max_depth: int = codec.DEFAULT_MAX_DEPTH,
+        max_document_bytes: int = codec.DEFAULT_MAX_BYTES,
         _temporary: bool = False,
     ) -> None:
+        for limit_name, limit in (("max_depth", max_depth), ("max_document_bytes", max_document_bytes)):
+            if not isinstance(limit, int) or isinstance(limit, bool) or limit < 1:
+                raise ValidationError(f"{limit_name} must be a positive int, got {limit!r}")
+        self.max_depth = max_depth
+        self.max_document_bytes = max_document_bytes
         for label, value in (("app", app), ("org", org)):
             if not isinstance(value, str) or not value or "\x00" in value or len(value) > 128:
                 raise ValidationError(f"{label} must be a str of 1-128 characters without NUL, got {value!r}")
@@ -1332,12 +1341,16 @@ def open(
     durable: bool = True,
     map_size: int | None = None,
     verify: bool = False,
+    max_depth: int = 64,
+    max_document_bytes: int = 16 * 1024 * 1024,
 ) -> Engine:
     """Open (creating if missing) the datastore in directory ``path``.
 
     ``app`` scopes the ``local`` domain, ``org`` the ``organization`` domain.
     ``durable=False`` skips the flush per commit (see the module notes).
     ``map_size`` is the initial map reservation in bytes; the map grows by itself.
+    ``max_depth`` (nesting) and ``max_document_bytes`` (encoded size) are the
+    per-document limits this engine enforces on writes (:class:`LimitExceeded`).
     ``verify=True`` is for a file written elsewhere (a copy, a sync, a user):
     before use, py-lmdb's verifier walks every page, then every record must
     decode as strict JSON (no duplicate keys, no extension types) and the
@@ -1350,15 +1363,27 @@ def open(
     ...     engine.app
     'dns-app'
     """
-    return Engine(path, app=app, org=org, durable=durable, map_size=map_size, verify=verify)
+    return Engine(
+        path, app=app, org=org, durable=durable, map_size=map_size, verify=verify,
+        max_depth=max_depth, max_document_bytes=max_document_bytes,
+    )  # fmt: skip
 
 
 def open_temporary(
-    *, app: str = "default", org: str = "default", durable: bool = False, map_size: int | None = None
+    *,
+    app: str = "default",
+    org: str = "default",
+    durable: bool = False,
+    map_size: int | None = None,
+    max_depth: int = 64,
+    max_document_bytes: int = 16 * 1024 * 1024,
 ) -> Engine:
     """An engine in a new temporary directory, deleted when the engine closes.
 
     Temporary engines default to ``durable=False``: their data dies with them anyway.
     """
     path = tempfile.mkdtemp(prefix="datastore_engine-")
-    return Engine(path, app=app, org=org, durable=durable, map_size=map_size, _temporary=True)
+    return Engine(
+        path, app=app, org=org, durable=durable, map_size=map_size, _temporary=True,
+        max_depth=max_depth, max_document_bytes=max_document_bytes,
+    )  # fmt: skip

@@ -263,7 +263,8 @@ class Store:
 
     # -- writes ----------------------------------------------------------------------
     def _encode(self, doc: Any, rid: str) -> bytes:
-        return codec.encode(doc, where=repr(rid))
+        engine = self._engine
+        return codec.encode(doc, where=repr(rid), max_depth=engine.max_depth, max_bytes=engine.max_document_bytes)
 
     def add(self, doc: Any, *, rid: str | None = None, password: str | None = None) -> str:
         """Add a new document; returns its id (a new time-ordered id when ``rid`` is None).
@@ -294,7 +295,7 @@ class Store:
         See :mod:`datastore_engine.merge` for the exact rule.
         """
         rid_b = rid_bytes(rid)
-        codec.check_value(patch, where=repr(rid))
+        codec.check_value(patch, where=repr(rid), max_depth=self._engine.max_depth)
         return self._write(
             rid, rid_b, None, None, mode="put", if_rev=if_rev, password=password,
             transform=lambda old: patch if old is _MISSING else deep_merge(old, patch),
@@ -305,7 +306,7 @@ class Store:
         """Set the value at dotted ``path`` (document created if missing); returns the new revision."""
         rid_b = rid_bytes(rid)
         paths.parse_path(path)
-        codec.check_value(value, where=repr(rid))
+        codec.check_value(value, where=repr(rid), max_depth=self._engine.max_depth)
         return self._write(
             rid, rid_b, None, None, mode="put", if_rev=if_rev, password=password,
             transform=lambda old: paths.set_in({} if old is _MISSING else old, path, value),

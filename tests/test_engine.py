@@ -303,3 +303,50 @@ def test_an_engine_used_after_fork_raises_in_the_child(tmp_path: pathlib.Path) -
     assert "b" not in s
     s.put("c", {})  # the parent is unaffected
     eng.close()
+
+
+def test_concurrent_durable_writers_share_commits(tmp_path: pathlib.Path) -> None:
+    with dse.open(tmp_path / "db", durable=True) as eng:
+        s = eng.store("s")
+        commits = []
+        real_commit = type(eng._env).begin_write
+
+        def counting(env: Any, **kw: Any) -> Any:
+            commits.append(1)
+            return real_commit(env, **kw)
+
+        barrier = threading.Barrier(8)
+
+        def work(t: int) -> None:
+            barrier.wait()
+            for i in range(50):
+                s.put(f"t{t}-{i}", {"i": i})
+
+        type(eng._env).begin_write = counting  # type: ignore[method-assign]
+        try:
+            threads = [threading.Thread(target=work, args=(t,)) for t in range(8)]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join()
+        finally:
+            type(eng._env).begin_write = real_commit  # type: ignore[method-assign]
+        assert len(s) == 400
+        assert len(commits) < 400 * 0.75, f"{len(commits)} commits for 400 writes: no batching"
+
+
+def test_document_limits_are_configurable_per_engine(tmp_path: pathlib.Path) -> None:
+    with dse.open(tmp_path / "db", max_depth=3, max_document_bytes=100) as eng:
+        s = eng.store("s")
+        s.put("ok", {"a": {"b": 1}})
+        with pytest.raises(dse.LimitExceeded) as deep:
+            s.put("deep", {"a": {"b": {"c": {"d": 1}}}})
+        assert deep.value.limit == "max_depth"
+        with pytest.raises(dse.LimitExceeded) as big:
+            s.put("big", {"x": "y" * 200})
+        assert big.value.limit == "max_document_bytes"
+        with pytest.raises(dse.LimitExceeded):
+            s.merge("ok", {"a": {"b": {"c": {"d": 1}}}})
+        assert s.keys() == ["ok"]
+    with pytest.raises(dse.ValidationError):
+        dse.open(tmp_path / "other", max_depth=0)

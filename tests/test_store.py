@@ -240,3 +240,20 @@ def test_a_closed_engine_refuses_use(tmp_path: object) -> None:
         s.get("x")
     with pytest.raises(dse.EngineClosed):
         eng.store("s")
+
+
+def test_revision_history_is_bounded_by_revs_limit(engine: dse.Engine, monkeypatch: pytest.MonkeyPatch) -> None:
+    from datastore_engine import changes
+    from datastore_engine.codec import read_header
+
+    monkeypatch.setattr(changes, "REVS_LIMIT", 5)
+    s = engine.store("s")
+    for i in range(10):
+        rev = s.put("d", {"v": i})
+    assert rev.startswith("10-")
+    _key, raw = s._raw("d")
+    assert raw is not None
+    header = read_header(raw)
+    assert header.gen == 10
+    assert len(header.hist) == 5
+    assert header.rev == rev
