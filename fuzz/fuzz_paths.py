@@ -1,5 +1,7 @@
 """Fuzz dotted paths: parse_path, get_in, set_in, delete_in on arbitrary documents and paths.
 
+Documents and values that are not storable JSON (as the byte entry point can
+produce: NaN, bytes, int keys) are refused by ``check_value`` first, as Store does.
 Invariant: every call returns or raises ``ValidationError`` (incl.
 ``LimitExceeded``) or ``NotFound``; inputs are never changed; after a
 successful ``set_in(doc, path, v)``, ``get_in(result, path) == v``; after a
@@ -19,7 +21,7 @@ import _harness
 from _values import JSON, values_from_bytes
 from hypothesis import strategies as st
 
-from datastore_engine import paths
+from datastore_engine import codec, paths
 from datastore_engine.errors import LimitExceeded, NotFound, ValidationError
 
 ALLOWED = (ValidationError, LimitExceeded, NotFound)
@@ -42,6 +44,9 @@ SEEDS: list[Any] = [({"a": {"b": [1, {"c": 2}]}}, "a.b.1.c", 5), ([], "0", 1), (
 
 def _body(case: tuple[Any, Any, Any]) -> None:
     doc, path, value = case
+    # Stored documents are JSON (NaN would also break the == below): refuse others first.
+    codec.check_value(doc)
+    codec.check_value(value)
     before = copy.deepcopy(doc)
     try:
         paths.get_in(doc, path)
