@@ -6,7 +6,8 @@ SECONDS_EACH="${1:-60}"
 cd "$(dirname "$0")/.." || exit 2
 PY="${PYTHON:-.venv/bin/python}"
 if "$PY" -c "import atheris" 2>/dev/null; then
-    MODE="--atheris -max_total_time=$SECONDS_EACH"
+    mkdir -p fuzz/artifacts  # libFuzzer writes a failing input here (crash-<sha1>)
+    MODE="--atheris -max_total_time=$SECONDS_EACH -artifact_prefix=fuzz/artifacts/"
 else
     MODE=""
 fi
