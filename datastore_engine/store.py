@@ -430,7 +430,10 @@ class Store:
                 raise Conflict(
                     f"document {rid!r} in store {self.name!r} is at revision {current!r}, not {if_rev!r}"
                 )
-        old_doc = codec.record_body(old, key=rid) if alive and old is not None else _MISSING
+        # The old body is decoded only when something needs it (a merge, index
+        # entries to move): a put or delete can then replace a damaged record.
+        needs_old = transform is not None or bool(state.indexes)
+        old_doc = codec.record_body(old, key=rid) if needs_old and alive and old is not None else _MISSING
         if transform is not None:
             doc = transform(old_doc)
             body = self._encode(doc, rid)

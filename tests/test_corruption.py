@@ -181,3 +181,23 @@ def test_verify_refuses_a_file_that_is_not_lmdb_and_a_file_with_damaged_pages(
     assert verify_problems(str(damaged))
     with pytest.raises(dse.CorruptData, match="failed LMDB verification"):
         dse.open(damaged, verify=True)
+
+
+def test_a_damaged_value_can_be_replaced_or_deleted(tmp_path: pathlib.Path) -> None:
+    _make(tmp_path)
+
+    def edit(txn: Any, db: Any) -> None:
+        key = _doc_key(txn, db, b"b")
+        raw = bytes(txn.get(key, db=db))
+        txn.put(key, _bad_byte(raw, 15 + 16 * int.from_bytes(raw[13:15], "big")), db=db)
+
+    _raw_edit(tmp_path, "docs", edit)
+    with dse.open(tmp_path, app=APP, org=ORG) as engine:
+        s = engine.store("s")
+        with pytest.raises(dse.CorruptData):
+            s.merge("b", {"x": 1})  # a merge needs the old value: refused, naming it
+        s.put("b", {"repaired": True})  # a put does not: it replaces the damaged record
+        assert s.get("b") == {"repaired": True}
+        s.delete("b")
+        assert "b" not in s
+        assert engine.check() == []
