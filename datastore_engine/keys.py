@@ -58,6 +58,8 @@ def rid_bytes(rid: object) -> bytes:
     ...
     datastore_engine.errors.ValidationError: document id must be a non-empty str, got ''
     """
+    if type(rid) is str and 0 < len(rid) <= MAX_RID_BYTES and rid.isascii() and "\x00" not in rid:
+        return rid.encode()  # the common case: short ASCII ids, one pass of checks
     if type(rid) is not str or not rid:
         if isinstance(rid, str) and rid:
             rid = str(rid)

@@ -140,7 +140,10 @@ class Store:
 
         ``with_rev=True`` returns ``(document, revision)``.
         """
-        key, raw = self._raw(rid)
+        if self._engine._closed:
+            raise EngineClosed(f"the engine of store {self.name!r} is closed")
+        key = self._state.prefix + rid_bytes(rid)
+        raw = self._env.get_one(key, self._docs)
         if raw is None or raw[0] & FLAG_DELETED:
             if default is not _MISSING:
                 return default
