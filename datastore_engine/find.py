@@ -44,7 +44,7 @@ from .query import (
     sort_items,
 )
 from .query import describe as describe_plan
-from .query.scim import Node, parse_filter
+from .query.scim import And, Compare, Node, parse_filter
 
 if TYPE_CHECKING:
     from .catalog import StoreState
@@ -128,6 +128,57 @@ def _matches(
             yield rid, doc
 
 
+_EXACT_OPS = frozenset({"eq", "gt", "ge", "lt", "le"})
+_SHORT_LITERAL = 120  # bytes: far below where index keys cut strings (query.indexkeys)
+
+
+def _exact(node: Node, state: StoreState, case_insensitive: bool) -> bool:
+    """True when the index range of ``node`` holds exactly its matches (no re-check needed).
+
+    That is one comparison (eq gt ge lt le) on a plain indexed path with a
+    literal too short to be cut in the index, or an ``and`` of such
+    comparisons on one path whose index has never held two values in one
+    document (their ranges merge into one). The planner already refuses
+    date-time literals and case-insensitive filters; they never get here.
+    """
+    if case_insensitive:
+        return False
+    parts = node.items if isinstance(node, And) else (node,)
+    paths = set()
+    for part in parts:
+        if not isinstance(part, Compare) or part.op not in _EXACT_OPS or part.path.urn is not None:
+            return False
+        if isinstance(part.value, str) and len(part.value.encode("utf-8", "surrogatepass")) > _SHORT_LITERAL:
+            return False
+        paths.add(part.path.dotted)
+    if len(paths) != 1:
+        return False
+    (path,) = paths
+    definition = next((d for d in state.indexes if d["path"] == path), None)
+    return definition is not None and (len(parts) == 1 or not definition.get("multi"))
+
+
+def _find_exact(
+    txn: Any, dbs: dict[str, Any], state: StoreState, plan: Plan, start: int, count: int
+) -> tuple[list[tuple[str, Any]], int] | None:
+    """Page and total of an exact plan: count from the index, decode only the page."""
+    rids = index.candidates(txn, dbs, state, plan)
+    if rids is None:
+        return None
+    docs, prefix, get = dbs["docs"], state.prefix, txn.get
+    items: list[tuple[str, Any]] = []
+    total = 0
+    for rid_b in sorted(rids):
+        raw = get(prefix + rid_b, db=docs)
+        if raw is None or raw[0] & _SKIP:  # protected documents never match
+            continue
+        if start <= total < start + count:
+            rid = rid_b.decode()
+            items.append((rid, codec.record_body(raw, key=rid)))
+        total += 1
+    return items, total
+
+
 def find(
     store: Store,
     filter: str,
@@ -148,6 +199,14 @@ def find(
     with env.reading() as txn:
         state = store._read_state(txn)
         plan = _filter_plan(state, filter, case_insensitive)
+        if not sort and state.indexes and _exact(_prepared(filter, bool(case_insensitive))[0], state,
+                                                 bool(case_insensitive)):  # fmt: skip
+            done = _find_exact(txn, env.dbs, state, plan, start, count)
+            if done is not None:
+                items, total = done
+                if projection is not None:
+                    items = [(rid, projection(doc)) for rid, doc in items]
+                return Page(items=items, total=total, start=start, count=len(items))
         found = _matches(txn, env.dbs, state, plan, lambda _rid, doc: predicate(doc))
         if sort:
             every = sort_items(found, sort, doc_of=lambda p: p[1], rid_of=lambda p: p[0])

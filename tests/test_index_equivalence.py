@@ -58,7 +58,7 @@ filters = st.recursive(
 )
 
 
-@settings(deadline=None, max_examples=150, suppress_health_check=[HealthCheck.too_slow])
+@settings(deadline=None, max_examples=400, suppress_health_check=[HealthCheck.too_slow])
 @given(
     docs=st.lists(documents, min_size=1, max_size=25),
     queries=st.lists(filters, min_size=1, max_size=6),
