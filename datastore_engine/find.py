@@ -57,15 +57,20 @@ _SKIP = FLAG_DELETED | FLAG_PROTECTED
 
 
 @lru_cache(maxsize=1024)
-def _prepared(text: str, case_insensitive: bool) -> tuple[Node, Callable[[Any], bool]]:
-    """Parse once and compile once per filter text (the hot path of repeated queries)."""
-    node = parse_filter(text)
-    return node, compile_filter(node, case_insensitive=case_insensitive)
+def _parsed(text: str) -> Node:
+    """Parse once per filter text (cached: repeated queries skip it)."""
+    return parse_filter(text)
+
+
+@lru_cache(maxsize=1024)
+def _compiled(text: str, case_insensitive: bool) -> Callable[[Any], bool]:
+    """Compile once per filter text; exact index plans never need it."""
+    return compile_filter(_parsed(text), case_insensitive=case_insensitive)
 
 
 @lru_cache(maxsize=1024)
 def _plan(text: str, paths: frozenset[str], case_insensitive: bool) -> Plan:
-    return plan_filter(_prepared(text, case_insensitive)[0], paths, case_insensitive=case_insensitive)
+    return plan_filter(_parsed(text), paths, case_insensitive=case_insensitive)
 
 
 def _filter_plan(state: StoreState, filter: str, case_insensitive: bool) -> Plan:
@@ -192,21 +197,21 @@ def find(
     """Documents matching a SCIM filter, one page of them (see the module docstring)."""
     filter = _check_filter(filter)
     start, count = _check_window(start, count)
-    predicate = _prepared(filter, bool(case_insensitive))[1]
+    node = _parsed(filter)
     projection = compile_projection(fields) if fields is not None else None
     store._live()
     env = store._env
     with env.reading() as txn:
         state = store._read_state(txn)
         plan = _filter_plan(state, filter, case_insensitive)
-        if not sort and state.indexes and _exact(_prepared(filter, bool(case_insensitive))[0], state,
-                                                 bool(case_insensitive)):  # fmt: skip
+        if not sort and state.indexes and _exact(node, state, bool(case_insensitive)):
             done = _find_exact(txn, env.dbs, state, plan, start, count)
             if done is not None:
                 items, total = done
                 if projection is not None:
                     items = [(rid, projection(doc)) for rid, doc in items]
                 return Page(items=items, total=total, start=start, count=len(items))
+        predicate = _compiled(filter, bool(case_insensitive))
         found = _matches(txn, env.dbs, state, plan, lambda _rid, doc: predicate(doc))
         if sort:
             every = sort_items(found, sort, doc_of=lambda p: p[1], rid_of=lambda p: p[0])
@@ -249,7 +254,7 @@ def search(store: Store, body: Mapping[str, Any] | None) -> dict[str, Any]:
 def explain(store: Store, filter: str, *, case_insensitive: bool = False) -> dict[str, Any]:
     """How ``find(filter)`` would run: ``plan`` (text), ``indexes`` used, ``candidates`` (None: scan)."""
     filter = _check_filter(filter)
-    _prepared(filter, bool(case_insensitive))  # refuse what does not parse
+    _compiled(filter, bool(case_insensitive))  # refuse what does not parse or compile
     store._live()
     env = store._env
     with env.reading() as txn:
