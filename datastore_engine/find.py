@@ -23,6 +23,7 @@ Example:
 
 from __future__ import annotations
 
+import heapq
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from functools import lru_cache
@@ -163,6 +164,12 @@ def _exact(node: Node, state: StoreState, case_insensitive: bool) -> bool:
     return definition is not None and (len(parts) == 1 or not definition.get("multi"))
 
 
+def _has_protected(txn: Any, dbs: dict[str, Any], prefix: bytes) -> bool:
+    """True if any document of the store has a password (one cursor step)."""
+    cur = txn.cursor(db=dbs["passwords"])
+    return bool(cur.set_range(prefix)) and bytes(cur.key()).startswith(prefix)
+
+
 def _find_exact(
     txn: Any, dbs: dict[str, Any], state: StoreState, plan: Plan, start: int, count: int
 ) -> tuple[list[tuple[str, Any]], int] | None:
@@ -172,6 +179,15 @@ def _find_exact(
         return None
     docs, prefix, get = dbs["docs"], state.prefix, txn.get
     items: list[tuple[str, Any]] = []
+    if not _has_protected(txn, dbs, prefix):
+        # Every candidate is a match: count them, decode only the page.
+        window = heapq.nsmallest(start + count, rids) if start + count < len(rids) else sorted(rids)
+        for rid_b in window[start:]:
+            raw = get(prefix + rid_b, db=docs)
+            if raw is not None and not raw[0] & _SKIP:
+                rid = rid_b.decode()
+                items.append((rid, codec.record_body(raw, key=rid)))
+        return items, len(rids)
     total = 0
     for rid_b in sorted(rids):
         raw = get(prefix + rid_b, db=docs)

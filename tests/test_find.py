@@ -167,3 +167,19 @@ def test_a_list_value_makes_the_index_multi_valued_and_bounds_stay_correct(engin
     assert "list" in ids(s.find("age ge 40 and age le 41"))
     assert ids(s.find("age ge 40 and age le 41")) == ["list", "p040", "p041"]
     assert s.explain("age ge 40 and age le 41")["candidates"] == 3
+
+
+def test_exact_index_answers_count_and_page_and_skip_protected_documents(engine: dse.Engine) -> None:
+    s = engine.store("s")
+    for i in range(30):
+        s.put(f"d{i:02d}", {"k": i % 3})
+    s.create_index("k")
+    page = s.find("k eq 1", start=2, count=3)
+    assert page.total == 10
+    assert ids(page) == ["d07", "d10", "d13"]
+    assert page.items[0][1] == {"k": 1}
+    s.put("d04", {"k": 1}, password="pw-1234")  # d04 held k=1 already: now hidden from queries
+    page = s.find("k eq 1", count=100)
+    assert page.total == 9
+    assert "d04" not in ids(page)
+    assert ids(s.find("k ge 1 and k le 1", count=2)) == ["d01", "d07"]
