@@ -156,6 +156,7 @@ class Store:
 
         ``with_rev=True`` returns ``(document, revision)``.
         """
+        # _raw(), inlined: this is the point-read hot path.
         if self._engine._closed:
             raise EngineClosed(f"the engine of store {self.name!r} is closed")
         key = self._state.prefix + rid_bytes(rid)
@@ -213,7 +214,7 @@ class Store:
             raise NotFound(f"store {self.name!r} in domain {self.domain!r} was dropped")
         return int(unpack_counters(raw)[0])
 
-    def _scan(self, start: bytes = b"", *, values: bool = True) -> Iterator[tuple[bytes, bytes]]:
+    def _scan(self, start: bytes = b"") -> Iterator[tuple[bytes, bytes]]:
         """(rid bytes, raw record) of live documents from ``start``, in key order, in batches."""
         self._live()
         prefix = self._state.prefix
