@@ -367,9 +367,20 @@ class _Env:
             self.grow()
 
     # -- transactions ------------------------------------------------------------
-    @contextlib.contextmanager
-    def reading(self) -> Iterator[Any]:
+    def reading(self) -> contextlib.AbstractContextManager[Any]:
         """A short read transaction (or the thread's write transaction, to see its own writes)."""
+        if self.forked or self.closed:
+            self.check()
+        tls = self.tls
+        ctx: WriteCtx | None = getattr(tls, "ctx", None)
+        if ctx is not None:
+            return contextlib.nullcontext(ctx.txn)
+        if getattr(tls, "snap", None) is None and not self._growing:
+            return _ReadTxn(self)  # the common case, without a generator frame per read
+        return self._reading_slow()
+
+    @contextlib.contextmanager
+    def _reading_slow(self) -> Iterator[Any]:
         self.check()
         ctx: WriteCtx | None = getattr(self.tls, "ctx", None)
         if ctx is not None:
@@ -680,6 +691,49 @@ def _refuse_write_in_snapshot() -> None:
         "engine.snapshot() is read-only: write after the snapshot block ends "
         "(or use engine.transaction() to read and write one consistent view)"
     )
+
+
+class _ReadTxn:
+    """``with env.reading() as txn`` for the common case: gate, begin, abort, leave."""
+
+    __slots__ = ("env", "tid", "txn")
+
+    def __init__(self, env: _Env) -> None:
+        self.env = env
+        self.txn: Any = None
+        self.tid = 0
+
+    def __enter__(self) -> Any:
+        env = self.env
+        env.enter()
+        self.tid = get_ident()
+        try:
+            self.txn = env.env.begin(buffers=False)
+        except lmdb.MapResizedError:
+            env.leave()
+            env.grow(adopt_only=True)
+            env.enter()
+            try:
+                self.txn = env.env.begin(buffers=False)
+            except BaseException as exc:
+                env.leave()
+                if isinstance(exc, lmdb.Error):
+                    raise _translated(exc, "reading") from exc
+                raise
+        except BaseException as exc:
+            env.leave()
+            if isinstance(exc, lmdb.Error):
+                raise _translated(exc, "reading") from exc
+            raise
+        return self.txn
+
+    def __exit__(self, kind: Any, exc: Any, tb: Any) -> None:
+        try:
+            self.txn.abort()
+        finally:
+            self.env._unmark(self.tid)
+        if isinstance(exc, lmdb.Error) and not isinstance(exc, lmdb.MapFullError | lmdb.MapResizedError):
+            raise _translated(exc, "reading") from exc
 
 
 class WriteCtx:

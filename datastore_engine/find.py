@@ -153,8 +153,8 @@ _EXACT_OPS = frozenset({"eq", "gt", "ge", "lt", "le"})
 _SHORT_LITERAL = 120  # bytes: far below where index keys cut strings (query.indexkeys)
 
 
-def _exact(node: Node, state: StoreState, case_insensitive: bool) -> bool:
-    """True when the index range of ``node`` holds exactly its matches (no re-check needed).
+def _exact(text: str, state: StoreState, case_insensitive: bool) -> bool:
+    """True when the index range of the filter holds exactly its matches (no re-check needed).
 
     That is one comparison (eq gt ge lt le) on a plain indexed path with a
     literal too short to be cut in the index, or an ``and`` of such
@@ -164,6 +164,17 @@ def _exact(node: Node, state: StoreState, case_insensitive: bool) -> bool:
     """
     if case_insensitive:
         return False
+    single = state.extra.get("single_valued")
+    if single is None:
+        single = state.extra["single_valued"] = frozenset(
+            str(d["path"]) for d in state.indexes if not d.get("multi")
+        )
+    return _exact_shape(text, index.indexed_paths(state), single)
+
+
+@lru_cache(maxsize=1024)
+def _exact_shape(text: str, indexed: frozenset[str], single: frozenset[str]) -> bool:
+    node = _parsed(text)
     parts = node.items if isinstance(node, And) else (node,)
     paths = set()
     for part in parts:
@@ -175,8 +186,7 @@ def _exact(node: Node, state: StoreState, case_insensitive: bool) -> bool:
     if len(paths) != 1:
         return False
     (path,) = paths
-    definition = next((d for d in state.indexes if d["path"] == path), None)
-    return definition is not None and (len(parts) == 1 or not definition.get("multi"))
+    return path in indexed and (len(parts) == 1 or path in single)
 
 
 def _has_protected(txn: Any, dbs: dict[str, Any], prefix: bytes) -> bool:
@@ -228,14 +238,14 @@ def find(
     """Documents matching a SCIM filter, one page of them (see the module docstring)."""
     filter = _check_filter(filter)
     start, count = _check_window(start, count)
-    node = _parsed(filter)
+    _parsed(filter)  # refuse a filter that does not parse before reading anything
     projection = compile_projection(fields) if fields is not None else None
     store._live()
     env = store._env
     with env.reading() as txn:
         state = store._read_state(txn)
         plan = _filter_plan(state, filter, case_insensitive)
-        if not sort and state.indexes and _exact(node, state, bool(case_insensitive)):
+        if not sort and state.indexes and _exact(filter, state, bool(case_insensitive)):
             done = _find_exact(txn, env.dbs, state, plan, start, count)
             if done is not None:
                 items, total = done
