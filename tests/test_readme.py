@@ -63,3 +63,17 @@ def test_the_readme_python_examples_run_in_order(
     assert (tmp_path / "out" / "a.jpg").read_bytes() == b"jpeg bytes"
     assert namespace["result"] is not None
     assert namespace["engine"].closed
+
+
+def test_the_core_api_block_leaves_the_state_its_comments_describe(
+    tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    core = python_blocks()[0]
+    monkeypatch.chdir(tmp_path)
+    lines = core.splitlines()
+    cut = next(i for i, line in enumerate(lines) if line.startswith("store.delete("))
+    namespace: dict[str, Any] = {}
+    exec(compile("\n".join(lines[:cut]), str(README), "exec"), namespace)
+    store = namespace["store"]
+    assert store.get("one") == {"one": 11}
+    namespace["engine"].close()
