@@ -379,6 +379,26 @@ class _Env:
             return _ReadTxn(self)  # the common case, without a generator frame per read
         return self._reading_slow()
 
+    def begin_read(self, db: Any = None) -> Any:
+        """Enter the gate and begin a read transaction; the caller aborts it and leaves the gate.
+
+        Another process growing the map makes ``begin`` fail with MapResizedError:
+        adopt its size and try again.
+        """
+        for _ in range(_MAX_RETRIES):
+            self.enter()
+            try:
+                return self.env.begin(db=db)
+            except lmdb.MapResizedError:
+                self.leave()
+                self.grow(adopt_only=True)
+            except BaseException as exc:
+                self.leave()
+                if isinstance(exc, lmdb.Error):
+                    raise _translated(exc, "reading") from exc
+                raise
+        raise StorageError(f"could not begin a read transaction on {self.path}")  # pragma: no cover
+
     @contextlib.contextmanager
     def _reading_slow(self) -> Iterator[Any]:
         self.check()
@@ -391,24 +411,13 @@ class _Env:
             with translate("reading"):
                 yield snap
             return
-        for _ in range(_MAX_RETRIES):
-            self.enter()
-            try:
-                try:
-                    txn = self.env.begin(buffers=False)
-                except lmdb.MapResizedError:
-                    txn = None
-                if txn is not None:
-                    try:
-                        with translate("reading"):
-                            yield txn
-                    finally:
-                        txn.abort()
-                    return
-            finally:
-                self.leave()
-            self.grow(adopt_only=True)
-        raise StorageError(f"could not begin a read transaction on {self.path}")  # pragma: no cover
+        txn = self.begin_read()
+        try:
+            with translate("reading"):
+                yield txn
+        finally:
+            txn.abort()
+            self.leave()
 
     def get_one(self, key: bytes, db: Any) -> bytes | None:
         """One value in its own short read transaction: the point-read fast path."""
@@ -441,24 +450,14 @@ class _Env:
         if snap is not None:
             with translate("reading"):
                 return snap.get(key, db=db)  # type: ignore[no-any-return]
-        for _ in range(_MAX_RETRIES):
-            self.enter()
-            try:
-                txn = self.env.begin(db=db)
-                try:
-                    return txn.get(key)
-                finally:
-                    txn.abort()
-            except lmdb.MapResizedError:
-                pass
-            except lmdb.BadValsizeError as exc:
-                raise LimitExceeded(f"key refused by LMDB: {exc}", limit="lmdb_key_size") from exc
-            except lmdb.Error as exc:
-                raise _storage_error(exc, "reading") from exc
-            finally:
-                self.leave()
-            self.grow(adopt_only=True)
-        raise StorageError(f"could not begin a read transaction on {self.path}")  # pragma: no cover
+        txn = self.begin_read(db)
+        try:
+            return txn.get(key)  # type: ignore[no-any-return]
+        except lmdb.Error as exc:
+            raise _translated(exc, "reading") from exc
+        finally:
+            txn.abort()
+            self.leave()
 
     @contextlib.contextmanager
     def snapshot(self) -> Iterator[None]:
@@ -473,25 +472,14 @@ class _Env:
         if getattr(self.tls, "ctx", None) is not None or getattr(self.tls, "snap", None) is not None:
             yield
             return
-        for _ in range(_MAX_RETRIES):
-            self.enter()
-            try:
-                try:
-                    txn = self.env.begin(buffers=False)
-                except lmdb.MapResizedError:
-                    txn = None
-                if txn is not None:
-                    self.tls.snap = txn
-                    try:
-                        yield
-                    finally:
-                        self.tls.snap = None
-                        txn.abort()
-                    return
-            finally:
-                self.leave()
-            self.grow(adopt_only=True)
-        raise StorageError(f"could not begin a read transaction on {self.path}")  # pragma: no cover
+        txn = self.begin_read()
+        self.tls.snap = txn
+        try:
+            yield
+        finally:
+            self.tls.snap = None
+            txn.abort()
+            self.leave()
 
     def begin_write(self, *, look_ahead: bool = False) -> WriteCtx:
         """Begin a top-level write transaction (caller holds nothing).
@@ -704,27 +692,8 @@ class _ReadTxn:
         self.tid = 0
 
     def __enter__(self) -> Any:
-        env = self.env
-        env.enter()
+        self.txn = self.env.begin_read()
         self.tid = get_ident()
-        try:
-            self.txn = env.env.begin(buffers=False)
-        except lmdb.MapResizedError:
-            env.leave()
-            env.grow(adopt_only=True)
-            env.enter()
-            try:
-                self.txn = env.env.begin(buffers=False)
-            except BaseException as exc:
-                env.leave()
-                if isinstance(exc, lmdb.Error):
-                    raise _translated(exc, "reading") from exc
-                raise
-        except BaseException as exc:
-            env.leave()
-            if isinstance(exc, lmdb.Error):
-                raise _translated(exc, "reading") from exc
-            raise
         return self.txn
 
     def __exit__(self, kind: Any, exc: Any, tb: Any) -> None:
