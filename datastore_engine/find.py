@@ -47,7 +47,9 @@ from .query import (
     sort_items,
 )
 from .query import describe as describe_plan
-from .query.scim import And, Compare, Node, parse_filter
+from .query.evaluate import parse_timestamp
+from .query.indexkeys import encode_value
+from .query.scim import And, Compare, Node, parse_filter, string_eq
 
 if TYPE_CHECKING:
     from .catalog import StoreState
@@ -90,6 +92,8 @@ def _check_filter(filter: object) -> str:
 
 
 def _check_window(start: object, count: object) -> tuple[int, int]:
+    if type(start) is int and type(count) is int and start >= 0 and 0 <= count <= MAX_FIND_COUNT:
+        return start, count  # the common case, in one test
     if not isinstance(start, int) or isinstance(start, bool) or start < 0:
         raise ValidationError(f"start must be an int >= 0, got {start!r}")
     if not isinstance(count, int) or isinstance(count, bool) or count < 0:
@@ -151,6 +155,7 @@ def _matches(
 
 _EXACT_OPS = frozenset({"eq", "gt", "ge", "lt", "le"})
 _SHORT_LITERAL = 120  # bytes: far below where index keys cut strings (query.indexkeys)
+_STRING_TAG, _STRING_END = encode_value("")[:1], encode_value("")[1:]
 
 
 def _exact(text: str, state: StoreState, case_insensitive: bool) -> bool:
@@ -195,23 +200,61 @@ def _has_protected(txn: Any, dbs: dict[str, Any], prefix: bytes) -> bool:
     return bool(cur.set_range(prefix)) and bytes(cur.key()).startswith(prefix)
 
 
-def _find_exact(
-    txn: Any, dbs: dict[str, Any], state: StoreState, plan: Plan, start: int, count: int
-) -> tuple[list[tuple[str, Any]], int] | None:
-    """Page and total of an exact plan: count from the index, decode only the page."""
-    rids = index.candidates(txn, dbs, state, plan)
-    if rids is None:
+def _string_eq_rids(txn: Any, dbs: dict[str, Any], state: StoreState, path: str, value: str) -> list[bytes] | None:
+    """The sorted rids of ``path eq "value"`` read straight off the index, or None to plan normally.
+
+    The common lookup (``email eq "a@b.c"`` on an indexed path) skips parsing,
+    planning and their caches, which miss for every new literal. It reads the
+    very range the planner would (:func:`.query.indexkeys.eq_range`), and only
+    when that range is exact: a literal short enough never to be cut, and not a
+    date-time (those compare as instants, so the planner scans).
+    """
+    bases = state.extra.get("eq_bases")
+    if bases is None:
+        bases = state.extra["eq_bases"] = {str(d["path"]): index.prefix_of(state, int(d["iid"])) for d in state.indexes}
+    base = bases.get(path)
+    if base is None or (len(value) > _SHORT_LITERAL // 4 and len(value.encode("utf-8", "surrogatepass")) > _SHORT_LITERAL):
         return None
+    if value[:1].isdigit() and parse_timestamp(value) is not None:  # a date-time starts with its year
+        return None
+    # encode_value(value), self-delimiting so the rid follows it; string_eq's
+    # literals hold no control character, so there is no NUL to escape.
+    key = base + _STRING_TAG + value.encode("utf-8", "surrogatepass") + _STRING_END
+    cut = len(key)
+    rids: list[bytes] = []
+    cur = txn.cursor(db=dbs["index"])
+    if cur.set_range(key):
+        # (value, rid) keys: one value's entries come in rid order, the order of a scan.
+        found = cur.key()
+        while found.startswith(key):
+            rids.append(found[cut:])
+            if not cur.next():
+                break
+            found = cur.key()
+    return rids
+
+
+def _exact_page(
+    txn: Any, dbs: dict[str, Any], state: StoreState, rids: set[bytes] | list[bytes], start: int, count: int
+) -> tuple[list[tuple[str, Any]], int]:
+    """Page and total when every candidate rid is a match: count them, decode only the page."""
     docs, prefix, get = dbs["docs"], state.prefix, txn.get
     items: list[tuple[str, Any]] = []
     if not _has_protected(txn, dbs, prefix):
-        # Every candidate is a match: count them, decode only the page.
-        window = heapq.nsmallest(start + count, rids) if start + count < len(rids) else sorted(rids)
-        for rid_b in window[start:]:
+        if isinstance(rids, list):  # already in rid order
+            window = rids[start : start + count]
+        else:
+            window = (heapq.nsmallest(start + count, rids) if start + count < len(rids) else sorted(rids))[start:]
+        unpack = msgpack.unpackb
+        for rid_b in window:
             raw = get(prefix + rid_b, db=docs)
             if raw is not None and not raw[0] & _SKIP:
                 rid = rid_b.decode()
-                items.append((rid, codec.record_body(raw, key=rid)))
+                try:  # codec.record_body, inlined as in the scan loop
+                    doc = unpack(memoryview(raw)[15 + (raw[13] << 8 | raw[14]) * 16 :], raw=False)
+                except Exception:
+                    doc = codec.record_body(raw, key=rid)
+                items.append((rid, doc))
         return items, len(rids)
     total = 0
     for rid_b in sorted(rids):
@@ -223,6 +266,26 @@ def _find_exact(
             items.append((rid, codec.record_body(raw, key=rid)))
         total += 1
     return items, total
+
+
+def _lookup_page(
+    txn: Any, store: Store, path: str, value: str, start: int, count: int
+) -> tuple[list[tuple[str, Any]], int] | None:
+    """Page and total of ``path eq "value"`` straight off its index, or None to plan normally."""
+    state = store._read_state(txn)
+    if not state.indexes:
+        return None
+    dbs = store._env.dbs
+    rids = _string_eq_rids(txn, dbs, state, path, value)
+    return None if rids is None else _exact_page(txn, dbs, state, rids, start, count)
+
+
+def _find_exact(
+    txn: Any, dbs: dict[str, Any], state: StoreState, plan: Plan, start: int, count: int
+) -> tuple[list[tuple[str, Any]], int] | None:
+    """Page and total of an exact plan: count from the index, decode only the page."""
+    rids = index.candidates(txn, dbs, state, plan)
+    return None if rids is None else _exact_page(txn, dbs, state, rids, start, count)
 
 
 def find(
@@ -238,10 +301,19 @@ def find(
     """Documents matching a SCIM filter, one page of them (see the module docstring)."""
     filter = _check_filter(filter)
     start, count = _check_window(start, count)
-    _parsed(filter)  # refuse a filter that does not parse before reading anything
+    lookup = None if sort or case_insensitive else string_eq(filter)
+    if lookup is None:
+        _parsed(filter)  # refuse a filter that does not parse before reading anything
     projection = compile_projection(fields) if fields is not None else None
     store._live()
     env = store._env
+    if lookup is not None:
+        done = env.run_read(_lookup_page, store, lookup[0], lookup[1], start, count)
+        if done is not None:
+            items, total = done
+            if projection is not None:
+                items = [(rid, projection(doc)) for rid, doc in items]
+            return Page(items=items, total=total, start=start, count=len(items))
     with env.reading() as txn:
         state = store._read_state(txn)
         plan = _filter_plan(state, filter, case_insensitive)

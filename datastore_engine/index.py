@@ -52,6 +52,7 @@ __all__ = [
     "indexed_paths",
     "list_indexes",
     "maintain",
+    "prefix_of",
 ]
 
 _IID = struct.Struct(">I")
@@ -61,6 +62,9 @@ MAX_INDEXES = 32
 
 def _prefix(state: StoreState, iid: int) -> bytes:
     return state.prefix + _IID.pack(iid)
+
+
+prefix_of = _prefix  # the key prefix of one index of a store: sid + iid
 
 
 def indexed_paths(state: StoreState) -> frozenset[str]:

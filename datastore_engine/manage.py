@@ -167,7 +167,7 @@ def _counters(engine: Engine, txn: Any, prefix: bytes) -> tuple[int, int, int, i
     """A store's counters as this thread sees them (its open transaction's, if any)."""
     from .engine import unpack_counters
 
-    ctx: WriteCtx | None = getattr(engine._env.tls, "ctx", None)
+    ctx: WriteCtx | None = engine._env.tls.ctx
     while ctx is not None:
         if prefix in ctx.counters:
             count, size, seq, mtime = ctx.counters[prefix]
@@ -211,7 +211,7 @@ def _forget_counters(ctx: WriteCtx, prefix: bytes) -> None:
     """
     ctx.counters.pop(prefix, None)
     parent = ctx.parent
-    if getattr(ctx.env.tls, "ctx", None) is None:
+    if ctx.env.tls.ctx is None:
         while parent is not None:
             parent.counters.pop(prefix, None)
             parent = parent.parent

@@ -71,6 +71,19 @@ def _feed_put(txn: Any, feed: Any, state: StoreState, key: bytes, value: bytes) 
     txn.put(key, value, db=feed)
 
 
+_find_module: Any = None
+
+
+def _queries() -> Any:
+    """The query module (:mod:`.find`), imported on first use: it pulls in jsonpath-ng."""
+    global _find_module
+    if _find_module is None:
+        from . import find
+
+        _find_module = find
+    return _find_module
+
+
 class Store:
     """The documents of one store. Get one with ``engine.store(name, domain=...)``."""
 
@@ -123,9 +136,10 @@ class Store:
         if raw is None:
             raise NotFound(f"store {self.name!r} in domain {self.domain!r} was dropped")
         counters = unpack_counters(raw)
-        ctx = getattr(self._env.tls, "ctx", None)
+        ctx = self._env.tls.ctx
         if ctx is not None and state.prefix in ctx.counters:
-            counters = tuple(ctx.counters[state.prefix])
+            count, size, seq, mtime = ctx.counters[state.prefix]
+            counters = (count, size, seq, mtime)
         return catalog.info_from(state.record, counters, app=self._engine.app, org=self._engine.org)
 
     # -- reads -----------------------------------------------------------------------
@@ -206,7 +220,7 @@ class Store:
         self._live()
         from .engine import unpack_counters
 
-        ctx = getattr(self._env.tls, "ctx", None)
+        ctx = self._env.tls.ctx
         if ctx is not None:
             return int(ctx.counter(self._write_state(ctx).prefix)[0])
         raw = self._env.get_one(self._state.prefix, self._dbs["counters"])
@@ -629,22 +643,19 @@ class Store:
         are JSONPath expressions: each document becomes ``{expression: value}``.
         Uses indexes when it can; the answer is always what a full scan gives.
         """
-        from . import find
-
-        return find.find(self, filter, sort=sort, start=start, count=count, fields=fields,
-                         case_insensitive=case_insensitive)  # fmt: skip
+        page: Page[tuple[str, Any]] = _queries().find(self, filter, sort=sort, start=start, count=count,
+                                                      fields=fields, case_insensitive=case_insensitive)  # fmt: skip
+        return page
 
     def search(self, body: Mapping[str, Any] | None = None) -> dict[str, Any]:
         """An Elasticsearch-shaped search: ``{"query": {...}, "from", "size", "sort", "_source"}``."""
-        from . import find
-
-        return find.search(self, body)
+        response: dict[str, Any] = _queries().search(self, body)
+        return response
 
     def explain(self, filter: str, *, case_insensitive: bool = False) -> dict[str, Any]:
         """Which index ``find(filter)`` would use and how many candidates it would check."""
-        from . import find
-
-        return find.explain(self, filter, case_insensitive=case_insensitive)
+        plan: dict[str, Any] = _queries().explain(self, filter, case_insensitive=case_insensitive)
+        return plan
 
     def create_index(self, path: str, *, unique: bool = False) -> None:
         """Index dotted ``path``, built now over every document, kept with every write after.

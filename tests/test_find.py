@@ -183,3 +183,40 @@ def test_exact_index_answers_count_and_page_and_skip_protected_documents(engine:
     assert page.total == 9
     assert "d04" not in ids(page)
     assert ids(s.find("k ge 1 and k le 1", count=2)) == ["d01", "d07"]
+
+
+def test_an_indexed_string_lookup_pages_counts_and_sees_every_kind_of_holder(engine: dse.Engine) -> None:
+    s = engine.store("s")
+    for i in range(12):
+        s.put(f"d{i:02d}", {"email": "shared@x.org" if i % 2 else f"own{i}@x.org", "n": i})
+    s.put("list", {"email": ["other@x.org", "shared@x.org"]})  # a list element matches
+    s.put("nested", {"email": {"value": "shared@x.org"}})  # a dict at the path does not
+    s.create_index("email")
+    page = s.find('email eq "shared@x.org"', start=2, count=3, fields=["$.n"])
+    assert (page.total, ids(page)) == (7, ["d05", "d07", "d09"])
+    assert page.items[0][1] == {"$.n": 5}
+    assert ids(s.find('email eq "shared@x.org"', count=100))[-1] == "list"
+    assert ids(s.find('email eq "own4@x.org"')) == ["d04"]
+    assert s.find('email eq "nobody@x.org"').total == 0
+    s.put("d01", {"email": "shared@x.org"}, password="pw-1234")  # protected: never matches
+    assert "d01" not in ids(s.find('email eq "shared@x.org"', count=100))
+    with engine.transaction():  # a lookup inside a transaction sees its own writes
+        s.put("d99", {"email": "new@x.org"})
+        assert ids(s.find('email eq "new@x.org"')) == ["d99"]
+        s.delete("d04")
+        assert s.find('email eq "own4@x.org"').total == 0
+    assert ids(s.find('email eq "new@x.org"')) == ["d99"]
+
+
+def test_an_indexed_lookup_of_a_date_time_or_long_string_answers_like_a_scan(engine: dse.Engine) -> None:
+    plain, indexed = engine.store("plain"), engine.store("indexed")
+    values = ["2024-01-01T00:00:00Z", "2024-01-01T01:00:00+01:00", "x" * 300, "x" * 300 + "y", "2024"]
+    for store in (plain, indexed):
+        for i, value in enumerate(values):
+            store.put(f"d{i}", {"v": value})
+    indexed.create_index("v")
+    for value in values:
+        text = f'v eq "{value}"'
+        assert ids(indexed.find(text)) == ids(plain.find(text)), text
+    # The two date-times name one instant: equal as SCIM compares them, though their text differs.
+    assert ids(indexed.find('v eq "2024-01-01T00:00:00Z"')) == ["d0", "d1"]
