@@ -3,6 +3,12 @@
 ``python -m bench --quick`` is the CI smoke run (whole run < 60 s, no thresholds);
 ``python -m bench`` is the full run (N=100k, 1 GiB blobs, 1M-document scale).
 
+With ``--rounds R`` every backend runs R times, round-robin (dse, raw, sqlite, ...,
+then again), and each metric reports its best round: noise from a neighbour on a
+shared machine only ever slows a run down, so the best round is the closest to the
+code's own speed, and round-robin spreads a slow spell over every backend. Memory
+figures report the worst round. Every round's values stay in the JSON.
+
 Example:
     python -m bench --quick --backends raw,sqlite --workloads bulk_insert,point_get
 """
@@ -10,6 +16,7 @@ Example:
 from __future__ import annotations
 
 import argparse
+import copy
 import json
 import os
 import platform
@@ -27,6 +34,7 @@ from bench.config import mode_config
 from bench.report import markdown
 from bench.workloads import WORKLOADS
 
+_MEMORY_FIELDS = ("baseline_rss_mb", "peak_rss_mb", "rss_growth_mb", "peak_anon_mb")
 DEFAULT_BACKENDS = ("dse", "raw", "sqlite", "tinydb", "file")
 RESULTS = Path(__file__).resolve().parent / "results"
 ROOT = Path(__file__).resolve().parent.parent
@@ -88,6 +96,42 @@ def run_child(backend: str, mode: str, workdir: Path, workloads: list[str]) -> d
     return result
 
 
+def best_of(rounds: list[dict[str, Any]]) -> dict[str, Any]:
+    """One backend's result from several rounds: each metric at its best, memory at its worst.
+
+    >>> def r(v, rss):
+    ...     m = {"name": "ops/s", "value": v, "unit": "ops/s", "higher_is_better": True}
+    ...     return {"backend": "x", "peak_rss_mb": rss, "workloads": [{"workload": "w", "status": "ok", "metrics": [m]}]}
+    >>> out = best_of([r(10.0, 5.0), r(30.0, 7.0), r(20.0, 6.0)])
+    >>> out["workloads"][0]["metrics"][0]["value"], out["workloads"][0]["metrics"][0]["rounds"], out["peak_rss_mb"]
+    (30.0, [10.0, 30.0, 20.0], 7.0)
+    """
+    combined = copy.deepcopy(rounds[0])
+    combined["rounds"] = len(rounds)
+    for field in _MEMORY_FIELDS:
+        values = [r[field] for r in rounds if isinstance(r.get(field), int | float)]
+        if values:
+            combined[field] = max(values)
+    for wl in combined["workloads"]:
+        same = [
+            w
+            for r in rounds
+            for w in r["workloads"]
+            if w["workload"] == wl["workload"] and w.get("status") == "ok"
+        ]
+        if wl.get("status") != "ok" and same:
+            wl.update(copy.deepcopy(same[0]))
+        for metric in wl.get("metrics", []):
+            values = [
+                m["value"] for w in same for m in w.get("metrics", []) if m["name"] == metric["name"]
+            ]
+            if not values:
+                continue
+            metric["rounds"] = values
+            metric["value"] = max(values) if metric["higher_is_better"] else min(values)
+    return combined
+
+
 def main(argv: list[str] | None = None) -> int:
     """Parse arguments, run each backend, save JSON, print Markdown."""
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n")[0])
@@ -98,6 +142,9 @@ def main(argv: list[str] | None = None) -> int:
         "--workdir", type=Path, default=None, help="where data files go (default: temp)"
     )
     parser.add_argument("--keep", action="store_true", help="keep the data files")
+    parser.add_argument(
+        "--rounds", type=int, default=1, help="run every backend R times, round-robin; best round per metric"
+    )
     parser.add_argument(
         "--out", type=Path, default=None, help="JSON path (default: bench/results/<ts>.json)"
     )
@@ -115,20 +162,25 @@ def main(argv: list[str] | None = None) -> int:
     backends = [b for b in args.backends.split(",") if b]
     workdir = Path(tempfile.mkdtemp(prefix="dse-bench-", dir=args.workdir))
     started = time.perf_counter()
-    results = []
+    if args.rounds < 1:
+        parser.error("--rounds must be at least 1")
+    per_backend: dict[str, list[dict[str, Any]]] = {}
     try:
-        for backend in backends:
-            mine = [w for w in workloads if w in ONLY.get(backend, workloads)]
-            if not mine:
-                continue
-            print(f"[bench] {backend} ({mode})", file=sys.stderr, flush=True)
-            results.append(run_child(backend, mode, workdir, mine))
-            if not args.keep:
-                shutil.rmtree(workdir / backend, ignore_errors=True)
+        for round_no in range(1, args.rounds + 1):
+            for backend in backends:
+                mine = [w for w in workloads if w in ONLY.get(backend, workloads)]
+                if not mine:
+                    continue
+                label = f" round {round_no}/{args.rounds}" if args.rounds > 1 else ""
+                print(f"[bench] {backend} ({mode}){label}", file=sys.stderr, flush=True)
+                per_backend.setdefault(backend, []).append(run_child(backend, mode, workdir, mine))
+                if not args.keep:
+                    shutil.rmtree(workdir / backend, ignore_errors=True)
     finally:
         if not args.keep:
             shutil.rmtree(workdir, ignore_errors=True)
     elapsed = time.perf_counter() - started
+    results = [best_of(rounds) for rounds in per_backend.values()]
 
     stamp = time.strftime("%Y%m%d-%H%M%S")
     machine = {"platform": platform.platform(), "cpus": os.cpu_count()}
@@ -138,6 +190,7 @@ def main(argv: list[str] | None = None) -> int:
         "timestamp": stamp,
         "git": _git_head(),
         "seconds": round(elapsed, 1),
+        "rounds": args.rounds,
         "machine": machine,
         "versions": versions,
     }
@@ -148,7 +201,9 @@ def main(argv: list[str] | None = None) -> int:
         f"## datastore_engine benchmark ({mode}, N={cfg.n_docs:,})\n\n"
         f"{machine['platform']}, {machine['cpus']} CPUs; "
         + ", ".join(f"{k} {v}" for k, v in versions.items())
-        + f"; git {meta['git']}; total {elapsed:.0f} s; JSON: {out}"
+        + f"; git {meta['git']}; total {elapsed:.0f} s"
+        + (f"; best of {args.rounds} rounds per metric" if args.rounds > 1 else "")
+        + f"; JSON: {out}"
     )
     print(markdown(results, workloads, header=header))
     return 0
