@@ -205,6 +205,28 @@ def encode(
     return data
 
 
+def encoder(*, max_depth: int = DEFAULT_MAX_DEPTH, max_bytes: int = DEFAULT_MAX_BYTES) -> Callable[[Any, str], bytes]:
+    """:func:`encode` with its limits bound, for a loop over many documents (one thread).
+
+    >>> enc = encoder(max_bytes=8)
+    >>> enc({"a": 1}, "'x'")
+    b'\\x81\\xa1a\\x01'
+    >>> enc({"a": "long text"}, "'x'")
+    Traceback (most recent call last):
+    datastore_engine.errors.LimitExceeded: document 'x' encodes to 13 bytes, over the limit of 8 bytes
+    """
+    pack = _packer()
+
+    def encode_one(value: Any, where: str) -> bytes:
+        check_value(value, max_depth=max_depth, where=where)
+        data = pack(value)
+        if len(data) > max_bytes:
+            return encode(value, max_depth=max_depth, max_bytes=max_bytes, where=where)  # raises the error
+        return data
+
+    return encode_one
+
+
 def decode(data: bytes | memoryview, *, key: str = "") -> Any:
     """Decode a value written by :func:`encode`; :class:`CorruptData` if it does not decode."""
     try:

@@ -754,7 +754,7 @@ class WriteCtx:
     and callbacks fold into the parent only when they commit.
     """
 
-    __slots__ = ("_done", "after_commit", "broken", "counters", "dbs", "env", "parent", "txn", "versions")
+    __slots__ = ("_done", "after_commit", "broken", "counters", "dbs", "env", "parent", "txn", "versions", "writers")
 
     def __init__(self, env: _Env, txn: Any, parent: WriteCtx | None) -> None:
         self.env = env
@@ -764,6 +764,7 @@ class WriteCtx:
         self.counters: dict[bytes, list[int]] = {}
         self.after_commit: list[Callable[[], None]] = []
         self.versions: dict[str, int] = {}
+        self.writers: dict[bytes, tuple[Any, Any]] = {}  # store prefix -> (state, writer): Store's cache
         self.broken = False
         self._done = False
 

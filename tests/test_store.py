@@ -257,3 +257,61 @@ def test_revision_history_is_bounded_by_revs_limit(engine: dse.Engine, monkeypat
     assert header.gen == 10
     assert len(header.hist) == 5
     assert header.rev == rev
+
+
+def test_put_many_writes_a_mapping_or_pairs_in_one_transaction_and_returns_revisions(engine: dse.Engine) -> None:
+    s = engine.store("many")
+    s.put("old", {"v": 0})
+    revs = s.put_many({"a": {"v": 1}, "old": {"v": 2}})
+    assert revs == [s.rev("a"), s.rev("old")]
+    assert revs[1].startswith("2-")  # a replaced document gets its next revision
+    assert s.put_many([("b", [1, 2]), ("c", None)]) == [s.rev("b"), s.rev("c")]
+    assert dict(s.items()) == {"a": {"v": 1}, "b": [1, 2], "c": None, "old": {"v": 2}}
+    assert [c.rid for c in s.changes()] == ["a", "old", "b", "c"]
+    assert s.put_many([]) == []
+
+
+def test_put_many_writes_nothing_when_any_item_is_bad(engine: dse.Engine, snapshot: Any) -> None:
+    s = engine.store("many")
+    s.put("keep", {"v": 1})
+    before = snapshot(engine)
+    with pytest.raises(dse.ValidationError, match="'b'"):
+        s.put_many([("a", {"v": 1}), ("b", {"v": float("nan")}), ("c", {})])
+    with pytest.raises(dse.ValidationError, match="non-empty"):
+        s.put_many([("a", {}), ("", {})])
+    with pytest.raises(dse.ValidationError, match="pairs"):
+        s.put_many([("a", {}), "bc"])  # type: ignore[list-item]
+    with pytest.raises(dse.ValidationError, match="pairs"):
+        s.put_many([("a", {}, 3)])  # type: ignore[list-item]
+    assert snapshot(engine) == before
+
+
+def test_put_many_keeps_indexes_quotas_and_outer_transactions(engine: dse.Engine, snapshot: Any) -> None:
+    s = engine.store("many")
+    s.create_index("email")
+    s.put_many([(f"p{i}", {"email": f"{i}@x"}) for i in range(5)] + [("p1", {"email": "new@x"})])
+    assert [r for r, _ in s.find('email eq "new@x"').items] == ["p1"]
+    assert s.find('email eq "1@x"').total == 0
+    with pytest.raises(RuntimeError), engine.transaction():
+        s.put_many({"q": {"email": "q@x"}})
+        assert "q" in s
+        raise RuntimeError("roll back")
+    assert "q" not in s
+    engine.create_store("small", max_size_mb=1)
+    small = engine.store("small")
+    before = snapshot(engine)
+    with pytest.raises(dse.LimitExceeded, match="max_size_mb"):
+        small.put_many((f"d{i}", "x" * 100_000) for i in range(11))
+    assert snapshot(engine) == before
+
+
+def test_put_many_validates_every_document_of_a_structured_store(engine: dse.Engine, snapshot: Any) -> None:
+    structure = engine.create_structure("st", [{"name": "n", "type": "number"}])
+    engine.create_store("typed", structure=structure)
+    s = engine.store("typed")
+    s.put_many({"a": {"n": 1}})
+    before = snapshot(engine)
+    with pytest.raises(dse.StructureViolation):
+        s.put_many({"b": {"n": 2}, "c": {"n": "three"}})
+    assert snapshot(engine) == before
+    assert s.keys() == ["a"]

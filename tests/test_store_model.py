@@ -113,6 +113,14 @@ class StoreAgainstDict(RuleBasedStateMachine):
                 self.store.merge(rid, doc)
                 self.model[rid] = copy.deepcopy(_merge(self.model[rid], doc) if rid in self.model else doc)
 
+    @rule(puts=st.lists(st.tuples(RIDS, docs), max_size=5))
+    def put_many(self, puts: list[tuple[str, Any]]) -> None:
+        revs = self.store.put_many(puts)
+        for rid, doc in puts:
+            self.model[rid] = copy.deepcopy(doc)
+        assert len(revs) == len(puts)
+        assert revs[-1:] == [self.store.rev(rid) for rid, _ in puts[-1:]]
+
     @precondition(lambda self: bool(self.model))
     @rule()
     def keys_and_items(self) -> None:

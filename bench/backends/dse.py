@@ -91,10 +91,8 @@ class DseBackend(Backend):
 
     # -- documents -------------------------------------------------------------------
     def bulk_insert(self, items: Items) -> None:
-        add = self.store.add
-        with _need(self.engine, "transaction")():
-            for rid, doc in items:
-                add(doc, rid=rid)
+        # put_many is the loading API (one transaction), as executemany is sqlite3's.
+        _need(self.store, "put_many")(items)
 
     def insert(self, rid: str, doc: Doc, *, durable: bool) -> None:
         self._store(durable=durable).add(doc, rid=rid)
