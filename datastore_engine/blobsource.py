@@ -28,8 +28,11 @@ __all__ = ["chunked"]
 _BYTES = (bytes, bytearray, memoryview)
 
 
-def chunked(data: object, *, length: int | None, chunk_size: int) -> Iterator[bytes]:
-    """Chunks of exactly ``chunk_size`` bytes (the last one shorter, never empty)."""
+def chunked(data: object, *, length: int | None, chunk_size: int) -> Iterator[bytes | memoryview]:
+    """Chunks of exactly ``chunk_size`` bytes (the last one shorter, never empty).
+
+    A chunk is ``bytes``, or a read-only view of ``data`` when that is ``bytes``.
+    """
     if length is not None and (type(length) is not int or length < 0):
         raise ValidationError(f"length must be an int >= 0 or None, got {length!r}")
     if isinstance(data, str):
@@ -37,7 +40,7 @@ def chunked(data: object, *, length: int | None, chunk_size: int) -> Iterator[by
             "data must be bytes, a binary file object or an iterable of bytes, not str"
         )
     if isinstance(data, _BYTES):
-        return _from_bytes(memoryview(data).cast("B"), length, chunk_size)
+        return _from_bytes(data, length, chunk_size)
     if callable(getattr(data, "read", None)):
         return _from_file(data, length, chunk_size)
     if isinstance(data, Iterable):
@@ -47,9 +50,22 @@ def chunked(data: object, *, length: int | None, chunk_size: int) -> Iterator[by
     )
 
 
-def _from_bytes(view: memoryview, length: int | None, chunk_size: int) -> Iterator[bytes]:
+def _from_bytes(
+    data: bytes | bytearray | memoryview, length: int | None, chunk_size: int
+) -> Iterator[bytes | memoryview]:
+    view = memoryview(data).cast("B")
     if length is not None and length != len(view):
         raise ValidationError(f"data holds {len(view)} bytes but length says {length}")
+    if type(data) is bytes:
+        # Immutable: hand out views of it rather than copies (a 1 MiB copy is ~0.1 ms).
+        if len(view) <= chunk_size:
+            if view:
+                yield data
+            return
+        for start in range(0, len(view), chunk_size):
+            yield view[start : start + chunk_size]
+        return
+    # A bytearray or a view may change under us (another thread): copy each chunk.
     for start in range(0, len(view), chunk_size):
         yield bytes(view[start : start + chunk_size])
 

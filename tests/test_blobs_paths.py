@@ -1,0 +1,284 @@
+"""The put and get paths by size: one transaction below SMALL_OBJECT_BYTES, hashed beside
+the chunk writes above it; the manifest and first chunk read together.
+
+Each path must keep the blob contracts: exact sizes and etags at every boundary, atomic
+replacement (a reader sees the old object or the new one, whole), nothing left behind by a
+failure or a rollback, and a killed writer's chunks reclaimed at the next open.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+import pathlib
+import random
+import signal
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+from collections.abc import Iterator
+
+import pytest
+
+import datastore_engine as dse
+from datastore_engine import blobs
+from datastore_engine.blobkeys import CHUNK_SIZE
+from datastore_engine.blobs import CHUNKS_PER_TXN, SMALL_OBJECT_BYTES
+
+SMALL = SMALL_OBJECT_BYTES
+BATCH = CHUNKS_PER_TXN * CHUNK_SIZE
+
+
+@pytest.fixture
+def fast(tmp_path: pathlib.Path) -> Iterator[dse.Engine]:
+    eng = dse.open(tmp_path / "fast", durable=False)
+    try:
+        yield eng
+    finally:
+        eng.close()
+
+
+def pattern(size: int, seed: int = 0) -> bytes:
+    return random.Random(seed).randbytes(size)
+
+
+def count_rows(eng: dse.Engine, db: str) -> int:
+    with eng._env.reading() as txn:
+        return sum(1 for _ in txn.cursor(db=eng._env.dbs[db]).iternext(values=False))
+
+
+SIZES = [
+    0,
+    1,
+    SMALL - 1,
+    SMALL,
+    SMALL + 1,
+    CHUNK_SIZE - 1,
+    CHUNK_SIZE,
+    CHUNK_SIZE + 1,
+    2 * CHUNK_SIZE,
+    BATCH,
+    BATCH + 1,
+]
+SIZE_IDS = [
+    "0",
+    "1",
+    "small-1",
+    "small",
+    "small+1",
+    "chunk-1",
+    "chunk",
+    "chunk+1",
+    "2chunks",
+    "batch",
+    "batch+1",
+]
+KINDS = {
+    "bytes": lambda data: data,
+    "bytearray": lambda data: bytearray(data),
+    "file": lambda data: io.BytesIO(data),
+    "pieces": lambda data: (data[i : i + 100_000] for i in range(0, len(data), 100_000)),
+}
+
+
+@pytest.mark.parametrize("kind", list(KINDS))
+@pytest.mark.parametrize("size", SIZES, ids=SIZE_IDS)
+def test_exact_sizes_round_trip_with_their_etag_on_every_path(
+    fast: dse.Engine, size: int, kind: str
+) -> None:
+    data = pattern(size, seed=size)
+    b = fast.bucket("media")
+    info = b.put("obj", KINDS[kind](data), length=size)
+    assert (info.size, info.etag) == (size, hashlib.md5(data).hexdigest())
+    assert b.stat("obj").etag == info.etag
+    assert b.get_bytes("obj") == data
+    with b.get("obj") as stream:
+        assert [len(c) for c in stream] == [
+            min(CHUNK_SIZE, size - i) for i in range(0, size, CHUNK_SIZE)
+        ]
+    assert b"".join(b.get("obj").stream(100_003)) == data
+    assert count_rows(fast, "chunks") == -(-size // CHUNK_SIZE) + 1  # chunks and the header
+    assert count_rows(fast, "uploads") == 0
+    assert blobs.check(fast) == []
+
+
+def test_bytes_are_stored_as_they_were_when_put(fast: dse.Engine) -> None:
+    # Chunks of a bytes object are views of it (no copy); of a bytearray, copies.
+    b = fast.bucket("media")
+    data = bytearray(pattern(2 * CHUNK_SIZE + 3))
+    b.put("obj", data)
+    kept = bytes(data)
+    data[:] = b"\x00" * len(data)
+    assert b.get_bytes("obj") == kept
+    frozen = pattern(3 * CHUNK_SIZE)
+    b.put("frozen", memoryview(frozen)[CHUNK_SIZE:])
+    assert b.get_bytes("frozen") == frozen[CHUNK_SIZE:]
+
+
+@pytest.mark.parametrize(
+    ("old_size", "new_size"),
+    [
+        (SMALL - 1, SMALL + 1),
+        (CHUNK_SIZE, CHUNK_SIZE + 1),
+        (CHUNK_SIZE + 1, SMALL - 1),
+        (3 * CHUNK_SIZE, CHUNK_SIZE),
+    ],
+    ids=["small-to-hashed", "one-to-two-chunks", "two-chunks-to-small", "three-to-one"],
+)
+def test_readers_see_the_old_or_the_new_object_whole_while_it_is_replaced(
+    fast: dse.Engine, old_size: int, new_size: int
+) -> None:
+    b = fast.bucket("media")
+    versions = [pattern(old_size, seed=1), pattern(new_size, seed=2)]
+    b.put("obj", versions[0])
+    seen: set[int] = set()
+    errors: list[BaseException] = []
+    done = threading.Event()
+
+    def reader() -> None:
+        try:
+            while not done.is_set():
+                try:
+                    got = b.get_bytes("obj")
+                except dse.Conflict:
+                    continue  # replaced while being read: never a mix
+                assert got in versions, f"a mix of {len(got)} bytes"
+                seen.add(versions.index(got))
+        except BaseException as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=reader) for _ in range(2)]
+    for th in threads:
+        th.start()
+    try:
+        for i in range(12):
+            b.put("obj", versions[(i + 1) % 2])
+    finally:
+        done.set()
+        for th in threads:
+            th.join()
+    assert errors == []
+    assert seen  # the readers did read
+    assert b.get_bytes("obj") == versions[0]
+    assert count_rows(fast, "uploads") == 0
+    assert blobs.check(fast) == []
+
+
+def test_a_stream_of_a_one_chunk_object_reads_it_whole_after_a_replace(engine: dse.Engine) -> None:
+    b = engine.bucket("media")
+    old = pattern(CHUNK_SIZE, seed=1)
+    b.put("obj", old)
+    stream = b.get("obj")
+    b.put("obj", pattern(CHUNK_SIZE, seed=2))
+    b.delete("obj")
+    assert stream.read() == old  # opened before: the manifest and its chunk were read together
+    assert stream.info.size == len(old)
+
+
+@pytest.mark.parametrize(
+    "size", [SMALL - 1, SMALL + 1, CHUNK_SIZE + 1], ids=["small", "hashed", "2chunks"]
+)
+def test_a_rolled_back_transaction_leaves_no_trace_of_a_put(fast: dse.Engine, size: int) -> None:
+    b = fast.bucket("media")
+    b.put("obj", b"old")
+    data = pattern(size)
+    with pytest.raises(RuntimeError), fast.transaction():
+        b.put("obj", data)
+        assert b.get_bytes("obj") == data  # the transaction sees its own write
+        raise RuntimeError("roll back")
+    assert b.get_bytes("obj") == b"old"
+    assert count_rows(fast, "chunks") == 2
+    assert count_rows(fast, "uploads") == 0
+    with fast.transaction():
+        b.put("obj", data)
+    assert b.get_bytes("obj") == data
+    assert blobs.check(fast) == []
+
+
+@pytest.mark.parametrize("size", [SMALL - 1, SMALL + 1], ids=["small", "hashed"])
+def test_a_put_into_a_removed_bucket_fails_and_leaves_nothing(fast: dse.Engine, size: int) -> None:
+    b = fast.bucket("media")
+    fast.remove_bucket("media")
+    with pytest.raises(dse.NotFound, match="media"):
+        b.put("obj", pattern(size))
+    assert count_rows(fast, "chunks") == 0
+    assert count_rows(fast, "uploads") == 0
+
+
+def test_a_dangling_manifest_is_corrupt_data_not_a_conflict(engine: dse.Engine) -> None:
+    from datastore_engine import blobkeys as bk
+
+    b = engine.bucket("media")
+    b.put("obj", b"content")
+    blob_id = int(b._manifest("obj")["blob"])
+    engine._env.run_write(lambda ctx: ctx.txn.delete(bk.blob_key(blob_id), db=ctx.dbs["chunks"]))
+    with pytest.raises(dse.CorruptData, match="is missing"):
+        b.get("obj")
+
+
+# -- killed writers ------------------------------------------------------------------------------
+
+# The child replaces "obj" over and over, alternating two contents of two chunks each
+# (hashed beside the chunk write, then published); it is killed at a random moment.
+KILLED_CHILD = textwrap.dedent(
+    """
+    import random, sys
+    import datastore_engine as dse
+
+    path = sys.argv[1]
+    versions = [random.Random(s).randbytes({size}) for s in (1, 2)]
+    with dse.open(path, durable=False) as eng:
+        b = eng.bucket("media")
+        i = 0
+        while True:
+            b.put("obj", versions[i % 2])
+            if i == 0:
+                print("ready", flush=True)
+            i += 1
+    """
+).format(size=CHUNK_SIZE + 1)
+
+
+def test_a_writer_killed_at_a_random_moment_leaves_one_whole_object_and_no_orphans(
+    tmp_path: pathlib.Path,
+) -> None:
+    seed = random.randrange(1 << 30)
+    print(f"seed={seed}")
+    rnd = random.Random(seed)
+    versions = [random.Random(s).randbytes(CHUNK_SIZE + 1) for s in (1, 2)]
+    path = tmp_path / "db"
+    src = pathlib.Path(__file__).resolve().parent.parent
+    env = {**os.environ, "PYTHONPATH": str(src) + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    for _ in range(4):
+        proc = subprocess.Popen(
+            [sys.executable, "-c", KILLED_CHILD, str(path)],
+            stdout=subprocess.PIPE,
+            text=True,
+            env=env,
+        )
+        guard = threading.Timer(120, proc.kill)  # never hang the suite
+        guard.daemon = True
+        guard.start()
+        try:
+            assert proc.stdout is not None
+            assert proc.stdout.readline().strip() == "ready"
+            time.sleep(rnd.uniform(0.0, 0.05))
+            proc.send_signal(signal.SIGKILL)
+            proc.communicate()
+        finally:
+            guard.cancel()
+            if proc.poll() is None:  # pragma: no cover
+                proc.kill()
+                proc.communicate()
+        with dse.open(path, durable=False) as eng:  # reclaims the killed upload
+            b = eng.bucket("media")
+            info = b.stat("obj")
+            got = b.get_bytes("obj")
+            assert got in versions
+            assert info.etag == hashlib.md5(got).hexdigest()
+            assert count_rows(eng, "uploads") == 0
+            assert count_rows(eng, "chunks") == 2 + 1
+            assert blobs.check(eng) == []
