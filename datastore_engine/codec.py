@@ -218,8 +218,11 @@ def encoder(*, max_depth: int = DEFAULT_MAX_DEPTH, max_bytes: int = DEFAULT_MAX_
     pack = _packer()
 
     def encode_one(value: Any, where: str) -> bytes:
-        check_value(value, max_depth=max_depth, where=where)
-        data = pack(value)
+        try:
+            _check(value, 0, max_depth)
+            data = pack(value)
+        except Exception:  # _Bad, RecursionError, or what msgpack refuses: encode() words the error
+            return encode(value, max_depth=max_depth, max_bytes=max_bytes, where=where)
         if len(data) > max_bytes:
             return encode(value, max_depth=max_depth, max_bytes=max_bytes, where=where)  # raises the error
         return data

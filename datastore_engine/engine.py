@@ -277,12 +277,16 @@ class _Env:
         self._growing = False
         self._writes = 0
         # Group commit.
-        self._gc = threading.Condition(threading.Lock())
+        # The group-commit gate. Holding _gc_lock is holding _gc: code that never
+        # waits takes the bare lock (C) rather than the Condition's Python __enter__.
+        self._gc_lock = threading.Lock()
+        self._gc = threading.Condition(self._gc_lock)
         self._queue: list[_Req] = []
         self._leader = False
         self._writers = 0
         self.tls = _ThreadState()
         self.watchers = threading.Condition(threading.Lock())
+        self.watching = 0  # threads inside watch.wait_for_change (changed under watchers' lock)
         from . import blobs  # free chunks of uploads whose process died (issue 5)
 
         blobs.reclaim_orphans(self)
@@ -556,7 +560,7 @@ class _Env:
         if self.tls.snap is not None:
             _refuse_write_in_snapshot()
         gc = self._gc
-        with gc:
+        with self._gc_lock:
             if not self._leader:
                 self._leader = True
                 if not self.durable or self._writers <= 1:
@@ -579,7 +583,7 @@ class _Env:
             try:
                 return self._run_solo(fn)
             finally:
-                with gc:
+                with self._gc_lock:
                     self._writers = len(self._queue) + 1
                     if self._queue:
                         self._queue[0].lead = True
@@ -754,7 +758,7 @@ class WriteCtx:
     and callbacks fold into the parent only when they commit.
     """
 
-    __slots__ = ("_done", "after_commit", "broken", "counters", "dbs", "env", "parent", "txn", "versions", "writers")
+    __slots__ = ("_done", "after_commit", "broken", "counters", "dbs", "env", "parent", "txn", "versions")
 
     def __init__(self, env: _Env, txn: Any, parent: WriteCtx | None) -> None:
         self.env = env
@@ -764,7 +768,6 @@ class WriteCtx:
         self.counters: dict[bytes, list[int]] = {}
         self.after_commit: list[Callable[[], None]] = []
         self.versions: dict[str, int] = {}
-        self.writers: dict[bytes, tuple[Any, Any]] = {}  # store prefix -> (state, writer): Store's cache
         self.broken = False
         self._done = False
 
@@ -820,7 +823,7 @@ class WriteCtx:
             self.env.leave()
         for callback in self.after_commit:
             callback()
-        if self.counters:  # a store changed: wake Store.watch() waiters (watch.py) in this process
+        if self.counters and self.env.watching:  # a store changed: wake watch.py's waiters in this process
             with self.env.watchers:
                 self.env.watchers.notify_all()
 

@@ -71,6 +71,11 @@ def _feed_put(txn: Any, feed: Any, state: StoreState, key: bytes, value: bytes) 
     txn.put(key, value, db=feed)
 
 
+def _plain(state: StoreState) -> bool:
+    """A store whose new documents need no index entries and no structure check."""
+    return not state.indexes and state.validator is None
+
+
 _find_module: Any = None
 
 
@@ -350,64 +355,48 @@ class Store:
     def _put_batch(self, ctx: WriteCtx, pairs: Iterable[tuple[str, Any]], revs: list[str]) -> None:
         engine = self._engine
         encode = codec.encoder(max_depth=engine.max_depth, max_bytes=engine.max_document_bytes)
-        add_new = self._new_doc_writer(ctx)
-        append = revs.append
+        state = self._write_state(ctx)  # one transaction: the catalog cannot change under us
+        plain = _plain(state)
+        counters = ctx.counter(state.prefix)
+        add_new, apply, append = self._add_new, self._apply, revs.append
         for pair in pairs:
             if not isinstance(pair, tuple | list) or len(pair) != 2:
                 raise ValidationError(f"put_many takes a mapping or (rid, document) pairs, got a {type(pair).__name__}")
             rid, doc = pair
             rid_b = rid_bytes(rid)
             body = encode(doc, repr(rid))
-            rev = None if add_new is None else add_new(rid_b, body)
-            append(rev or self._apply(ctx, rid, rid_b, doc, body, "put", None, None, None, None))
+            rev = add_new(ctx, state, counters, rid_b, body) if plain else None
+            append(rev or apply(ctx, rid, rid_b, doc, body, "put", None, None, None, None))
 
-    def _new_doc_writer(self, ctx: WriteCtx) -> Callable[[bytes, bytes], str | None] | None:
-        """``write(rid_b, body)``: a brand-new document in one conditional put, or None when that does not apply.
+    def _add_new(self, ctx: WriteCtx, state: StoreState, counters: list[int], rid_b: bytes, body: bytes) -> str | None:
+        """A brand-new document of a plain store (see :func:`_plain`) in one conditional put.
 
-        The fast path of every write (add, put, put_many), with its lookups
-        bound once for a batch. None for a store with indexes or a structure;
-        the writer returns None when the id exists or the quota would be
-        passed. :meth:`_apply` then does it all.
+        The fast path of every write (add, put, put_many). None when the id
+        exists or the quota would be passed: :meth:`_apply` then does it all.
         """
-        state = self._write_state(ctx)
-        cached = ctx.writers.get(state.prefix)
-        if cached is not None and cached[0] is state:  # made for this transaction and this catalog
-            made: Callable[[bytes, bytes], str | None] | None = cached[1]
-            return made
-        made = None if state.indexes or state.validator is not None else self._make_writer(ctx, state)
-        ctx.writers[state.prefix] = (state, made)
-        return made
-
-    def _make_writer(self, ctx: WriteCtx, state: StoreState) -> Callable[[bytes, bytes], str | None]:
-        txn, docs, feed, extra, prefix = ctx.txn, self._docs, self._dbs["changes"], state.extra, state.prefix
-        counters = ctx.counter(prefix)
-        max_bytes = state.max_bytes
-        digest, seq_key, pack_entry, rev_string = changes.digest, changes.seq_key, changes.pack_entry, changes.rev_string
-
-        def write(rid_b: bytes, body: bytes) -> str | None:
-            total = counters[1] + len(rid_b) + len(body)
-            if max_bytes is not None and total > max_bytes:
+        total = counters[1] + len(rid_b) + len(body)
+        if state.max_bytes is not None and total > state.max_bytes:
+            return None
+        seq = counters[2] + 1
+        dig = changes.digest(b"", False, body)
+        txn, docs, extra = ctx.txn, self._docs, state.extra
+        key, record = state.prefix + rid_b, pack_record(0, 1, seq, (dig,), body)
+        # Loading in id order (auto ids are time-ordered) appends after the last
+        # key: LMDB's append mode skips the tree search (~0.9 us of ~4 us a put)
+        # and refuses at once a key that is not past the last one. After a
+        # refusal it waits 64 writes before trying again, so random ids cost
+        # next to nothing.
+        wait = extra.get("doc_append_wait", 0)
+        if wait or not txn.put(key, record, db=docs, append=True):
+            extra["doc_append_wait"] = 64 if wait == 0 else wait - 1
+            if not txn.put(key, record, db=docs, overwrite=False):
                 return None
-            seq = counters[2] + 1
-            dig = digest(b"", False, body)
-            key, record = prefix + rid_b, pack_record(0, 1, seq, (dig,), body)
-            # Loading in id order (auto ids are time-ordered) appends after the last
-            # key: LMDB's append mode skips the tree search (~0.9 us of ~4 us a put)
-            # and refuses at once a key that is not past the last one. After a
-            # refusal it waits 64 writes before trying again, so random ids cost
-            # next to nothing.
-            wait = extra.get("doc_append_wait", 0)
-            if wait or not txn.put(key, record, db=docs, append=True):
-                extra["doc_append_wait"] = 64 if wait == 0 else wait - 1
-                if not txn.put(key, record, db=docs, overwrite=False):
-                    return None
-            counters[0] += 1
-            counters[1] = total
-            counters[2] = seq
-            _feed_put(txn, feed, state, seq_key(prefix, seq), pack_entry(0, 1, dig, rid_b, deleted=False))
-            return rev_string(1, dig)
-
-        return write
+        counters[0] += 1
+        counters[1] = total
+        counters[2] = seq
+        _feed_put(txn, self._dbs["changes"], state, changes.seq_key(state.prefix, seq),
+                  changes.pack_entry(0, 1, dig, rid_b, deleted=False))  # fmt: skip
+        return changes.rev_string(1, dig)
 
     def merge(self, rid: str, patch: Any, *, if_rev: str | None = None, password: str | None = None) -> str:
         """Deep-merge ``patch`` into document ``rid`` (created if missing); returns the new revision.
@@ -502,17 +491,17 @@ class Store:
         verified: bytes | None = None,
     ) -> str:
         # Fast path: a brand-new document in a plain store is one conditional put.
-        if body is not None and if_rev is None and password is None:
-            add_new = self._new_doc_writer(ctx)
-            rev = None if add_new is None else add_new(rid_b, body)
+        state = self._write_state(ctx)
+        prefix = state.prefix
+        counters = ctx.counter(prefix)
+        # Fast path: a brand-new document in a plain store is one conditional put.
+        if body is not None and if_rev is None and password is None and _plain(state):
+            rev = self._add_new(ctx, state, counters, rid_b, body)
             if rev is not None:
                 return rev
-        state = self._write_state(ctx)
         txn = ctx.txn
         docs = self._docs
-        prefix = state.prefix
         key = prefix + rid_b
-        counters = ctx.counter(prefix)
         deleting = mode == "delete"
 
         old = txn.get(key, db=docs)

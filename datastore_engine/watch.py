@@ -1,6 +1,6 @@
 """Following a store's change feed without polling in a hot loop.
 
-Every top-level commit that changed a store notifies ``_Env.watchers`` (a
+Every top-level commit that changed a store notifies ``_Env.watchers`` when a thread waits (a
 ``threading.Condition``; see ``WriteCtx.commit``), so a waiter in this process
 wakes as soon as the commit is visible. Commits by *other processes* notify
 nobody here, so a waiter also re-reads the store's last sequence number (its
@@ -52,18 +52,25 @@ def wait_for_change(store: Store, since: int, *, timeout: float | None = None) -
     if timeout is not None and (not isinstance(timeout, int | float) or timeout < 0):
         raise ValidationError(f"timeout must be None or seconds >= 0, got {timeout!r}")
     deadline = None if timeout is None else time.monotonic() + timeout
-    cond = store._env.watchers
+    env = store._env
+    cond = env.watchers
     poll = POLL_MIN
     while True:
-        # The seq is read under the condition's lock: a commit that lands after
-        # this read notifies only once we wait, so no wake-up is lost.
+        # The seq is read under the condition's lock, after counting this thread
+        # in env.watching: a commit either lands before the read (and the read
+        # sees it) or sees watching > 0 and notifies, which it can only do once
+        # we wait. No wake-up is lost, and commits skip the notify when nobody waits.
         with cond:
-            if last_seq(store) > since:
-                return True
-            wait = poll if deadline is None else min(poll, deadline - time.monotonic())
-            if wait <= 0:
-                return False
-            cond.wait(wait)
+            env.watching += 1
+            try:
+                if last_seq(store) > since:
+                    return True
+                wait = poll if deadline is None else min(poll, deadline - time.monotonic())
+                if wait <= 0:
+                    return False
+                cond.wait(wait)
+            finally:
+                env.watching -= 1
         poll = min(poll * 2, POLL_MAX)
 
 

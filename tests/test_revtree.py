@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import threading
+import time
 from typing import Any
 
 import pytest
@@ -289,3 +290,22 @@ def test_replicated_writes_keep_index_entries_in_step(store: dse.Store) -> None:
     assert other != shown
     assert store.find(f'color eq "{shown}"').total == 0
     assert store.find(f'color eq "{other}"').total == 1
+
+
+def test_a_commit_wakes_a_waiting_watcher_without_its_poll_timer(
+    store: dse.Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from datastore_engine import watch
+
+    # With a one-minute poll, only the commit's notify can end the wait within the join below.
+    monkeypatch.setattr(watch, "POLL_MIN", 60.0)
+    monkeypatch.setattr(watch, "POLL_MAX", 60.0)
+    woke: list[bool] = []
+    thread = threading.Thread(target=lambda: woke.append(watch.wait_for_change(store, 0, timeout=120)))
+    thread.start()
+    while store._env.watching == 0 and thread.is_alive():  # the waiter is counted before it waits
+        time.sleep(0.001)
+    store.put("a", {})
+    thread.join(20)
+    assert not thread.is_alive() and woke == [True]
+    assert store._env.watching == 0
