@@ -459,7 +459,8 @@ class _Env:
         if tls.ctx is None and tls.snap is None and not self._growing:
             tid = get_ident()  # inlined enter()/leave(), as in get_one
             marks = self._marks
-            marks[tid] = marks.get(tid, 0) + 1
+            held = marks.get(tid, 0)
+            marks[tid] = held + 1
             try:
                 if not self._growing:
                     txn = self.env.begin()
@@ -470,7 +471,10 @@ class _Env:
             except lmdb.Error:
                 pass  # a resize, or a real error: the general path below sorts it out
             finally:
-                self._unmark(tid)
+                if held or self._growing:
+                    self._unmark(tid)
+                else:
+                    del marks[tid]  # _unmark's common case: no other hold, nobody growing
         with self.reading() as txn:
             return fn(txn, *args)
 

@@ -240,7 +240,10 @@ def _exact_page(
     """Page and total when every candidate rid is a match: count them, decode only the page."""
     docs, prefix, get = dbs["docs"], state.prefix, txn.get
     items: list[tuple[str, Any]] = []
-    if not _has_protected(txn, dbs, prefix):
+    # Every candidate fits in the page (a lookup): read them all and count what
+    # passes, without asking the passwords table whether anything is protected.
+    small = start == 0 and len(rids) <= count
+    if small or not _has_protected(txn, dbs, prefix):
         if isinstance(rids, list):  # already in rid order
             window = rids[start : start + count]
         else:
@@ -255,7 +258,7 @@ def _exact_page(
                 except Exception:
                     doc = codec.record_body(raw, key=rid)
                 items.append((rid, doc))
-        return items, len(rids)
+        return items, len(items) if small else len(rids)
     total = 0
     for rid_b in sorted(rids):
         raw = get(prefix + rid_b, db=docs)
