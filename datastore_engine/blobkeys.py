@@ -221,7 +221,7 @@ def unpack_blob_header(raw: bytes, *, what: str = "") -> tuple[int, int, int, in
             f"blob header {what} has {len(raw)} bytes, expected {_HEADER.size}", key=what
         )
     refs, size, chunks, chunk_size = _HEADER.unpack(raw)
-    return int(refs), int(size), int(chunks), int(chunk_size)
+    return refs, size, chunks, chunk_size
 
 
 def pack_record(record: dict[str, Any]) -> bytes:
@@ -265,10 +265,13 @@ def pack_manifest(
 def unpack_manifest(raw: bytes, *, what: str) -> dict[str, Any]:
     """Decode an object manifest; :class:`CorruptData` if a field is missing."""
     record = unpack_record(raw, what=what)
-    for field_name in ("name", "blob", "size", "etag", "ct", "mt", "md"):
-        if field_name not in record:
-            raise CorruptData(f"{what} lacks field {field_name!r}", key=what)
+    if not record.keys() >= _MANIFEST_FIELDS:  # one set operation on the read path
+        missing = sorted(_MANIFEST_FIELDS - record.keys())
+        raise CorruptData(f"{what} lacks field {missing[0]!r}", key=what)
     return record
+
+
+_MANIFEST_FIELDS = frozenset({"name", "blob", "size", "etag", "ct", "mt", "md"})
 
 
 # -- metadata and content types --------------------------------------------------------------

@@ -50,8 +50,9 @@ import io
 import os
 import tempfile
 import threading
+import time
 from collections.abc import Iterable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import UTC, datetime
 from functools import partial
 from itertools import islice
@@ -91,7 +92,7 @@ _END: Any = object()
 
 
 def _now_ms() -> int:
-    return int(datetime.now(tz=UTC).timestamp() * 1000)
+    return time.time_ns() // 1_000_000
 
 
 def _next_id(ctx: WriteCtx, counter: bytes) -> int:
@@ -324,7 +325,7 @@ class _Upload:
             if following is _END and self.size < SMALL_OBJECT_BYTES:
                 # Hashing costs less than a second commit: hash, then one transaction.
                 self._hash(batch)
-                return env.run_write(lambda ctx: self._publish(ctx, batch))
+                return env.run_write(partial(self._publish, batch=batch))
             # MD5 (about 550 MB/s here) runs beside each batch's write and commit: both
             # release the GIL. Even a one-batch object is written this way, then published
             # by a small transaction: a 1 MiB put then costs about max(hash, write) instead
@@ -333,17 +334,17 @@ class _Upload:
             pool = _hash_pool()
             while True:
                 hashing = pool.submit(self._hash, batch)
-                try:
-                    self.blob_id = env.run_write(partial(self._write_batch, batch=batch))
-                finally:
-                    hashing.result()  # never leave a hash running into the next batch
+                self.blob_id = env.run_write(partial(self._write_batch, batch=batch))
                 self.seq += len(batch)
                 if following is _END:
                     break
+                hashing.result()  # MD5 is sequential: the next batch hashes after this one
                 batch = []  # drop the written batch before reading the next: one in memory
                 batch = [following, *islice(source, CHUNKS_PER_TXN - 1)]
                 following = next(source, _END)
-            return env.run_write(lambda ctx: self._publish(ctx, []))
+            batch = []  # the worker holds the last batch until it is hashed
+            # The publishing transaction waits for the last hash only before its manifest.
+            return env.run_write(partial(self._publish, batch=batch, hashing=hashing))
         except BaseException:
             if self.blob_id is not None:
                 self._abandon(env)
@@ -368,7 +369,12 @@ class _Upload:
         self._put_chunks(ctx, blob_id, batch)
         return blob_id
 
-    def _publish(self, ctx: WriteCtx, batch: list[bytes | memoryview]) -> ObjectInfo:
+    def _publish(
+        self,
+        ctx: WriteCtx,
+        batch: list[bytes | memoryview],
+        hashing: Future[None] | None = None,
+    ) -> ObjectInfo:
         bucket_id = _bucket_id(ctx.txn, ctx.dbs, self.bucket.name)  # check before writing
         blob_id = self.blob_id if self.blob_id is not None else _next_id(ctx, b"next_blob_id")
         self._put_chunks(ctx, blob_id, batch)
@@ -381,6 +387,8 @@ class _Upload:
         ctx.txn.delete(bk.blob_key(blob_id), db=ctx.dbs["uploads"])
         key = bk.object_key(bucket_id, self.name)
         _drop_object(ctx, key)
+        if hashing is not None:
+            hashing.result()
         mtime = _now_ms()
         manifest = {
             "name": self.name,
@@ -432,38 +440,54 @@ class ObjectStream(io.RawIOBase):
     """
 
     def __init__(
-        self, env: _Env, info: ObjectInfo, blob_id: int, chunks: int, *, first: bytes = b""
+        self,
+        env: _Env,
+        record: dict[str, Any],
+        bucket_name: str,
+        chunks: int,
+        *,
+        first: bytes = b"",
     ) -> None:
         super().__init__()
-        self.info = info
+        self._record = record  # the manifest: ``info`` is built from it when asked for
+        self._bucket_name = bucket_name
+        self._info: ObjectInfo | None = None
+        self._name: str = record["name"]
+        self._size = int(record["size"])
         self._env = env
         self._db = env.dbs["chunks"]
-        self._blob = blob_id
+        self._blob = int(record["blob"])
         self._chunks = chunks
         self._seq = 1 if chunks else 0  # ``first`` is chunk 0, read with the manifest
         self._seen = len(first)
         self._raw = first  # the current chunk, read from ``_off`` on
         self._off = 0
 
+    @property
+    def info(self) -> ObjectInfo:
+        """The object's :class:`ObjectInfo`, as it was when the stream was opened."""
+        info = self._info
+        if info is None:
+            info = self._info = bk.info_from_manifest(self._record, bucket_name=self._bucket_name)
+        return info
+
     def readable(self) -> bool:
         return True
 
     def _next_chunk(self) -> bytes:
         if self._seq >= self._chunks:
-            if self._seen != self.info.size:
+            if self._seen != self._size:
                 raise CorruptData(
-                    f"object {self.info.name!r}: read {self._seen} bytes, expected {self.info.size}",
-                    key=self.info.name,
+                    f"object {self._name!r}: read {self._seen} bytes, expected {self._size}",
+                    key=self._name,
                 )
             return b""
         raw = self._env.get_one(bk.chunk_key(self._blob, self._seq), self._db)
         if raw is None:
             if self._env.get_one(bk.blob_key(self._blob), self._db) is None:
-                raise Conflict(
-                    f"object {self.info.name!r} was replaced or deleted while being read"
-                )
+                raise Conflict(f"object {self._name!r} was replaced or deleted while being read")
             raise CorruptData(
-                f"object {self.info.name!r}: chunk {self._seq} is missing", key=self.info.name
+                f"object {self._name!r}: chunk {self._seq} is missing", key=self._name
             )
         self._seq += 1
         self._seen += len(raw)
@@ -769,13 +793,7 @@ class Bucket:
         key = bk.object_name_bytes(name)
         env = self._env()
         record, nchunks, first = env.run_read(_open_object, env.dbs, self.name, name, key)
-        return ObjectStream(
-            env,
-            bk.info_from_manifest(record, bucket_name=self.name),
-            int(record["blob"]),
-            nchunks,
-            first=first,
-        )
+        return ObjectStream(env, record, self.name, nchunks, first=first)
 
     def get_bytes(self, name: str) -> bytes:
         """The whole content of object ``name``, in memory."""
