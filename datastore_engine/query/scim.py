@@ -409,7 +409,7 @@ def string_eq(text: str) -> tuple[str, str] | None:
     if match is None:
         return None
     dotted, string = match.groups()
-    if dotted.split(".", 1)[0].lower() in _RESERVED_FIRST:
+    if dotted[0] in "aAoOnN" and dotted.split(".", 1)[0].lower() in _RESERVED_FIRST:  # and / or / not
         return None
     return dotted, string
 
