@@ -135,7 +135,7 @@ def bucket(engine: Engine, name: str) -> Bucket:
     """The bucket ``name``, created if missing (``engine.bucket``)."""
     bk.check_bucket_name(name)
     env = engine._check()
-    if env.run_read(_bucket_record, env.dbs, name) is None:
+    if env.get_one(name.encode(), env.dbs["buckets"]) is None:  # no decoding: it exists or not
         env.run_write(lambda ctx: _create(ctx, name, exist_ok=True))
     return Bucket(engine, name)
 
