@@ -139,14 +139,16 @@ def test_readers_see_the_old_or_the_new_object_whole_while_it_is_replaced(
     done = threading.Event()
 
     def reader() -> None:
+        reads = 0
         try:
-            while not done.is_set():
+            while not done.is_set() or not reads:  # once the writer is done, a read succeeds
                 try:
                     got = b.get_bytes("obj")
                 except dse.Conflict:
                     continue  # replaced while being read: never a mix
                 assert got in versions, f"a mix of {len(got)} bytes"
                 seen.add(versions.index(got))
+                reads += 1
         except BaseException as exc:  # pragma: no cover - reported below
             errors.append(exc)
 
@@ -282,3 +284,22 @@ def test_a_writer_killed_at_a_random_moment_leaves_one_whole_object_and_no_orpha
             assert count_rows(eng, "uploads") == 0
             assert count_rows(eng, "chunks") == 2 + 1
             assert blobs.check(eng) == []
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="fork")
+def test_a_forked_child_hashes_with_its_own_threads(tmp_path: pathlib.Path) -> None:
+    data = pattern(SMALL + 1)
+    with dse.open(tmp_path / "parent", durable=False) as eng:
+        eng.bucket("media").put("obj", data)  # starts this process's hashing threads
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - the child reports through its exit status
+        code = 1
+        try:
+            signal.alarm(60)  # a hash queued to the parent's (absent) threads would hang
+            with dse.open(tmp_path / "child", durable=False) as eng:
+                info = eng.bucket("media").put("obj", data)
+                code = 0 if info.etag == hashlib.md5(data).hexdigest() else 2
+        finally:
+            os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
