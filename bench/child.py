@@ -16,7 +16,6 @@ import json
 import os
 import resource
 import sys
-import threading
 import time
 import traceback
 from collections.abc import Iterable
@@ -26,6 +25,7 @@ from typing import Any
 from bench.backends import load_backend
 from bench.backends.base import Unsupported
 from bench.config import Config, for_backend, mode_config
+from bench.memory import AnonSampler
 from bench.workloads import SCALE_TITLE, WORKLOADS, Outcome, scale
 
 # The plain-file backend only stands in for blobs.
@@ -38,39 +38,6 @@ def peak_rss_mb() -> float:
     return kib / 1024 if sys.platform != "darwin" else kib / (1 << 20)
 
 
-def _anon_rss_mb() -> float | None:
-    """Current anonymous RSS (heap, not mapped file pages), or None off Linux."""
-    try:
-        with open("/proc/self/status") as fh:
-            for line in fh:
-                if line.startswith("RssAnon:"):
-                    return int(line.split()[1]) / 1024
-    except OSError:
-        return None
-    return None
-
-
-class AnonSampler:
-    """Samples anonymous RSS every 50 ms: LMDB's mapped file pages count in ru_maxrss
-    (reading a 1 GiB blob maps 1 GiB) though the kernel can drop them; anon RSS is the
-    memory the process really holds."""
-
-    def __init__(self) -> None:
-        self.peak = _anon_rss_mb() or 0.0
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-
-    def _run(self) -> None:
-        while not self._stop.wait(0.05):
-            self.peak = max(self.peak, _anon_rss_mb() or 0.0)
-
-    def __enter__(self) -> AnonSampler:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join()
 
 
 def _status(exc: BaseException) -> str:

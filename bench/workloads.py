@@ -30,6 +30,7 @@ from typing import Any
 from bench.backends.base import Backend, Doc, Unsupported
 from bench.config import MIB, Config
 from bench.docgen import CITIES, blob_chunks, email_of, make_doc, make_items, rid_of
+from bench.memory import AnonSampler, anon_rss_mb
 
 perf = time.perf_counter
 
@@ -330,21 +331,26 @@ def blobs(b: Backend, cfg: Config) -> Outcome:
         )
         reps = max(1, reps)
         puts, gets = [], []
-        for rep in range(reps):
-            name = f"obj/{size}/{rep}"
-            start = perf()
-            b.blob_put(name, blob_chunks(size, seed=rep), length=size)
-            puts.append(perf() - start)
-            start = perf()
-            got = b.blob_get(name)
-            gets.append(perf() - start)
-            if got != size:
-                raise AssertionError(f"{name}: got {got} bytes, expected {size}")
+        base = anon_rss_mb() or 0.0
+        with AnonSampler(interval=0.01) as sampler:
+            for rep in range(reps):
+                name = f"obj/{size}/{rep}"
+                start = perf()
+                b.blob_put(name, blob_chunks(size, seed=rep), length=size)
+                puts.append(perf() - start)
+                start = perf()
+                got = b.blob_get(name)
+                gets.append(perf() - start)
+                if got != size:
+                    raise AssertionError(f"{name}: got {got} bytes, expected {size}")
         label = _size_label(size)
         out.rate(f"put {label}", size / MIB, statistics.median(puts), "MB/s")
         out.rate(f"get {label}", size / MIB, statistics.median(gets), "MB/s")
+        growth = max(0.0, sampler.peak - base)
+        out.metrics.append(Metric(f"heap growth, put + get {label} (MiB)", growth, "MiB", higher_is_better=False))
         out.check[label] = size
     out.notes.append("reads follow writes, so they come from the page cache")
+    out.notes.append("heap growth: peak anonymous RSS (sampled every 10 ms) over the size's puts and gets, above where it started")
     return out
 
 
