@@ -32,6 +32,8 @@ __all__ = ["REVS_LIMIT", "Change", "digest", "pack_entry", "parse_rev", "rev_str
 REVS_LIMIT = 1000
 _ENTRY = struct.Struct(">BI16s")
 _SEQ = struct.Struct(">Q")
+_FIRST_HEAD = b"\x00" + (1).to_bytes(4, "big")  # codec's record header: flags 0, generation 1
+_FIRST_ENTRY = _ENTRY.pack(0, 1, bytes(16))[:5]  # a feed entry's flags 0, generation 1
 
 
 class Change(NamedTuple):
@@ -50,6 +52,27 @@ def digest(parent: bytes, deleted: bool, body: bytes) -> bytes:
     measured here at half the cost of MD5 for a 1 KB document (SHA extensions).
     """
     return hashlib.sha256(parent + (b"\x01" if deleted else b"\x00") + body).digest()[:16]
+
+
+def first_revision(prefix: bytes, seq: int, rid: bytes, body: bytes) -> tuple[bytes, bytes, bytes, str]:
+    """``(record, feed key, feed entry, rev)`` of a document's first revision, in one call.
+
+    The same bytes as :func:`digest`, ``codec.pack_record``, :func:`seq_key`,
+    :func:`pack_entry` and :func:`rev_string` give, for the write path's
+    hottest case (a new document; five calls cost ~0.6 us of a ~10 us insert).
+
+    >>> from datastore_engine.codec import pack_record
+    >>> body, p = b"\\x80", b"\\x00" * 8
+    >>> dig = digest(b"", False, body)
+    >>> first_revision(p, 7, b"r", body) == (
+    ...     pack_record(0, 1, 7, (dig,), body), seq_key(p, 7), pack_entry(0, 1, dig, b"r", deleted=False),
+    ...     rev_string(1, dig))
+    True
+    """
+    dig = hashlib.sha256(b"\x00" + body).digest()[:16]
+    seq_b = _SEQ.pack(seq)
+    record = _FIRST_HEAD + seq_b + b"\x00\x01" + dig + body  # one history digest
+    return record, prefix + seq_b, _FIRST_ENTRY + dig + rid, f"1-{dig.hex()}"
 
 
 def rev_string(gen: int, dig: bytes) -> str:

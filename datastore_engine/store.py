@@ -360,7 +360,7 @@ class Store:
         counters = ctx.counter(state.prefix)
         add_new, apply, append = self._add_new, self._apply, revs.append
         for pair in pairs:
-            if not isinstance(pair, tuple | list) or len(pair) != 2:
+            if (type(pair) is not tuple and not isinstance(pair, tuple | list)) or len(pair) != 2:
                 raise ValidationError(f"put_many takes a mapping or (rid, document) pairs, got a {type(pair).__name__}")
             rid, doc = pair
             rid_b = rid_bytes(rid)
@@ -378,9 +378,8 @@ class Store:
         if state.max_bytes is not None and total > state.max_bytes:
             return None
         seq = counters[2] + 1
-        dig = changes.digest(b"", False, body)
-        txn, docs, extra = ctx.txn, self._docs, state.extra
-        key, record = state.prefix + rid_b, pack_record(0, 1, seq, (dig,), body)
+        record, feed_key, entry, rev = changes.first_revision(state.prefix, seq, rid_b, body)
+        txn, docs, extra, key = ctx.txn, self._docs, state.extra, state.prefix + rid_b
         # Loading in id order (auto ids are time-ordered) appends after the last
         # key: LMDB's append mode skips the tree search (~0.9 us of ~4 us a put)
         # and refuses at once a key that is not past the last one. After a
@@ -394,9 +393,8 @@ class Store:
         counters[0] += 1
         counters[1] = total
         counters[2] = seq
-        _feed_put(txn, self._dbs["changes"], state, changes.seq_key(state.prefix, seq),
-                  changes.pack_entry(0, 1, dig, rid_b, deleted=False))  # fmt: skip
-        return changes.rev_string(1, dig)
+        _feed_put(txn, self._dbs["changes"], state, feed_key, entry)
+        return rev
 
     def merge(self, rid: str, patch: Any, *, if_rev: str | None = None, password: str | None = None) -> str:
         """Deep-merge ``patch`` into document ``rid`` (created if missing); returns the new revision.
