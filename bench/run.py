@@ -97,7 +97,7 @@ def run_child(backend: str, mode: str, workdir: Path, workloads: list[str]) -> d
 
 
 def best_of(rounds: list[dict[str, Any]]) -> dict[str, Any]:
-    """One backend's result from several rounds: each metric at its best, memory at its worst.
+    """One backend's result from several rounds: each metric at its best, memory (MiB) at its worst.
 
     >>> def r(v, rss):
     ...     m = {"name": "ops/s", "value": v, "unit": "ops/s", "higher_is_better": True}
@@ -128,7 +128,10 @@ def best_of(rounds: list[dict[str, Any]]) -> dict[str, Any]:
             if not values:
                 continue
             metric["rounds"] = values
-            metric["value"] = max(values) if metric["higher_is_better"] else min(values)
+            if metric.get("unit") == "MiB":  # memory: the worst round, never the luckiest
+                metric["value"] = max(values)
+            else:
+                metric["value"] = max(values) if metric["higher_is_better"] else min(values)
     return combined
 
 

@@ -1,4 +1,4 @@
-"""Every docstring example in the package runs and gives what it shows."""
+"""Every docstring example in the package and the benchmark harness runs and gives what it shows."""
 
 from __future__ import annotations
 
@@ -8,12 +8,14 @@ import pkgutil
 
 import pytest
 
+import bench
 import datastore_engine
 
 MODULES = sorted(
     info.name
-    for info in pkgutil.walk_packages(datastore_engine.__path__, prefix="datastore_engine.")
-    if not info.name.endswith("pytest_plugin")
+    for package in (datastore_engine, bench)
+    for info in pkgutil.walk_packages(package.__path__, prefix=f"{package.__name__}.")
+    if not info.name.endswith(("pytest_plugin", "__main__"))
 )
 
 
