@@ -71,6 +71,9 @@ def _feed_put(txn: Any, feed: Any, state: StoreState, key: bytes, value: bytes) 
     txn.put(key, value, db=feed)
 
 
+_CHUNK = 1024  # put_many validates and writes this many documents at a time
+
+
 def _plain(state: StoreState) -> bool:
     """A store whose new documents need no index entries and no structure check."""
     return not state.indexes and state.validator is None
@@ -357,16 +360,76 @@ class Store:
         encode = codec.encoder(max_depth=engine.max_depth, max_bytes=engine.max_document_bytes)
         state = self._write_state(ctx)  # one transaction: the catalog cannot change under us
         plain = _plain(state)
-        counters = ctx.counter(state.prefix)
-        add_new, apply, append = self._add_new, self._apply, revs.append
+        chunk: list[tuple[str, bytes, Any, bytes]] = []
         for pair in pairs:
             if (type(pair) is not tuple and not isinstance(pair, tuple | list)) or len(pair) != 2:
                 raise ValidationError(f"put_many takes a mapping or (rid, document) pairs, got a {type(pair).__name__}")
             rid, doc = pair
             rid_b = rid_bytes(rid)
-            body = encode(doc, repr(rid))
+            chunk.append((rid, rid_b, doc, encode(doc, repr(rid))))
+            if len(chunk) == _CHUNK:
+                self._put_chunk(ctx, state, chunk, revs, plain=plain)
+                chunk = []
+        if chunk:
+            self._put_chunk(ctx, state, chunk, revs, plain=plain)
+
+    def _put_chunk(
+        self, ctx: WriteCtx, state: StoreState, chunk: list[tuple[str, bytes, Any, bytes]], revs: list[str], *, plain: bool
+    ) -> None:
+        """Write validated ``(rid, rid_b, doc, body)`` items; all new documents of a plain store in two C loops.
+
+        LMDB's ``putmulti`` (one call for the chunk's records, one for its feed
+        entries) saves ~0.8 us per document over a put each. If any record is
+        refused (its id exists, or the quota would be passed) the records this
+        chunk added are taken out again and every item goes through the
+        per-document path, which replaces, checks quota and raises exactly as
+        ``put`` does.
+        """
+        counters = ctx.counter(state.prefix)
+        if plain and self._put_new_chunk(ctx, state, counters, chunk, revs):
+            return
+        add_new, apply, append = self._add_new, self._apply, revs.append
+        for rid, rid_b, doc, body in chunk:
             rev = add_new(ctx, state, counters, rid_b, body) if plain else None
             append(rev or apply(ctx, rid, rid_b, doc, body, "put", None, None, None, None))
+
+    def _put_new_chunk(
+        self, ctx: WriteCtx, state: StoreState, counters: list[int], chunk: list[tuple[str, bytes, Any, bytes]],
+        revs: list[str],
+    ) -> bool:  # fmt: skip
+        """All of ``chunk`` as new documents, or nothing and False."""
+        prefix, size = state.prefix, counters[1]
+        for _rid, rid_b, _doc, body in chunk:
+            size += len(rid_b) + len(body)
+        if state.max_bytes is not None and size > state.max_bytes:
+            return False
+        first, seq = changes.first_revision, counters[2]
+        made = [first(prefix, seq + i, item[1], item[3]) for i, item in enumerate(chunk, 1)]
+        records = [(prefix + item[1], m[0]) for item, m in zip(chunk, made, strict=True)]
+        txn = ctx.txn
+        docs = txn.cursor(db=self._docs)
+        # Append mode skips the tree search for ids past the last key; it refuses
+        # the others, which then take a plain insert. A refusal there means the id exists.
+        _, added = docs.putmulti(records, overwrite=False, append=True)
+        if added != len(records):
+            # Which were refused: by position, not key (a chunk may name one id twice).
+            rest = [(key, record) for key, record in records if txn.get(key, db=self._docs) != record]
+            _, added_rest = docs.putmulti(rest, overwrite=False)
+            if added_rest != len(rest):  # some ids exist: undo this chunk's inserts, go one by one
+                for key, record in records:
+                    if txn.get(key, db=self._docs) == record:  # a seq in the header: never an old record
+                        txn.delete(key, db=self._docs)
+                return False
+        feed, extra = txn.cursor(db=self._dbs["changes"]), state.extra
+        entries = [(m[1], m[2]) for m in made]
+        if not extra.get("feed_append", True) or feed.putmulti(entries, append=True)[1] != len(entries):
+            extra["feed_append"] = False  # another store's feed is last: as _feed_put learns it
+            feed.putmulti(entries)
+        counters[0] += len(chunk)
+        counters[1] = size
+        counters[2] = seq + len(chunk)
+        revs.extend(m[3] for m in made)
+        return True
 
     def _add_new(self, ctx: WriteCtx, state: StoreState, counters: list[int], rid_b: bytes, body: bytes) -> str | None:
         """A brand-new document of a plain store (see :func:`_plain`) in one conditional put.

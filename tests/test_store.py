@@ -315,3 +315,41 @@ def test_put_many_validates_every_document_of_a_structured_store(engine: dse.Eng
         s.put_many({"b": {"n": 2}, "c": {"n": "three"}})
     assert snapshot(engine) == before
     assert s.keys() == ["a"]
+
+
+def _feed(store: dse.Store) -> list[str]:
+    return [c.rid for c in store.changes()]
+
+
+def test_put_many_over_several_chunks_in_any_id_order_and_any_store(engine: dse.Engine) -> None:
+    first, second = engine.store("first"), engine.store("second")  # first's keys are not the file's last
+    second.put("z", {})
+    rids = [f"r{(i * 7919) % 2600:05d}" for i in range(2600)]  # every id once, out of order
+    revs = first.put_many((rid, {"n": i}) for i, rid in enumerate(rids))
+    assert len(first) == 2600 and first.get(rids[1234]) == {"n": 1234}
+    assert revs[:3] == [first.rev(r) for r in rids[:3]] and revs[-1] == first.rev(rids[-1])
+    assert _feed(first) == rids  # one change per document, in write order
+    assert second.keys() == ["z"] and len(second) == 1
+
+
+def test_put_many_with_existing_and_repeated_ids_ends_like_one_put_each(engine: dse.Engine) -> None:
+    s = engine.store("mixed")
+    s.put_many((f"d{i:05d}", {"v": 0}) for i in range(0, 3000, 3))
+    model = {f"d{i:05d}": {"v": 0} for i in range(0, 3000, 3)}
+    items = [(f"d{i:05d}", {"v": i}) for i in range(3000)] + [("d00001", {"v": "again"})]
+    for rid, doc in items:
+        model[rid] = doc
+    s.put_many(items)
+    assert dict(s.items()) == model and len(s) == len(model) == 3000
+    assert sorted(_feed(s)) == sorted(model)  # each document once in the feed, at its last write
+    assert s.rev("d00003").startswith("2-") and s.rev("d00001").startswith("2-")
+
+
+def test_put_many_refuses_a_chunk_past_the_quota_and_writes_nothing(engine: dse.Engine, snapshot: Any) -> None:
+    engine.create_store("q", max_size_mb=1)
+    s = engine.store("q")
+    s.put_many((f"a{i:04d}", "x" * 500) for i in range(1000))  # ~0.5 MB: fits
+    before = snapshot(engine)
+    with pytest.raises(dse.LimitExceeded, match="max_size_mb"):
+        s.put_many((f"b{i:04d}", "x" * 500) for i in range(1500))
+    assert snapshot(engine) == before and len(s) == 1000
