@@ -1,7 +1,9 @@
 """Fuzz the SCIM filter layer: parse, compile, evaluate, plan.
 
 Invariant: every input returns, or raises ``InvalidFilter`` / ``LimitExceeded``;
-nothing else, and no input takes longer than ``HANG_SECONDS``.
+nothing else, and no input takes longer than ``HANG_SECONDS``. And the indexed
+lookup shortcut ``string_eq`` accepts only what the parser reads as that same
+``path eq "literal"`` comparison.
 
 Run:
     python fuzz/fuzz_scim.py --seconds 60          # hypothesis-driven fallback
@@ -34,6 +36,7 @@ from hypothesis import strategies as st
 
 from datastore_engine.errors import InvalidFilter, LimitExceeded
 from datastore_engine.query import compile_filter, describe, parse_filter, plan_filter
+from datastore_engine.query.scim import AttrPath, Compare, string_eq
 
 ALLOWED = (InvalidFilter, LimitExceeded)
 HANG_SECONDS = 5.0
@@ -46,6 +49,7 @@ DOCS: list[dict[str, Any]] = [
 ]
 SEEDS = [
     'userName eq "bjensen"',
+    ' and.x EQ "a b" ',
     'name.familyName co "O\'Malley"',
     'urn:ietf:params:scim:schemas:core:2.0:User:userName sw "J"',
     'title pr and userType eq "Employee"',
@@ -105,6 +109,10 @@ class Stats:
 def check(text: str) -> None:
     """Run one input through every entry point; raise AssertionError on a broken invariant."""
     start = time.perf_counter()
+    lookup = string_eq(text)
+    if lookup is not None:
+        expected = Compare(AttrPath(tuple(lookup[0].split("."))), "eq", lookup[1])
+        assert parse_filter(text) == expected, f"string_eq read {text!r:.200} as {lookup!r:.200}"
     try:
         for case_insensitive in (False, True):
             predicate = compile_filter(text, case_insensitive=case_insensitive)
