@@ -104,8 +104,11 @@ def gen_op(rng: random.Random) -> dict[str, Any]:
     roll = rng.random()
     if roll < 0.60:
         return _doc_op(rng)
-    if roll < 0.80:
+    if roll < 0.76:
         return {"k": "txn", "ops": [_doc_op(rng) for _ in range(rng.randrange(2, 6))]}
+    if roll < 0.80:  # ids may repeat within one call
+        items = [[rng.choice(RIDS), _doc(rng)] for _ in range(rng.randrange(1, 30))]
+        return {"k": "put_many", "s": rng.randrange(len(STORES)), "items": items}
     if roll < 0.90:
         return {
             "k": "blob",
@@ -146,6 +149,9 @@ def run_op(engine: dse.Engine, op: dict[str, Any]) -> None:
         return
     name, domain = STORES[op["s"]]
     store = engine.store(name, domain=domain)
+    if kind == "put_many":
+        store.put_many([(rid, doc) for rid, doc in op["items"]])
+        return
     rid = op["r"]
     if kind == "put":
         store.put(rid, op["doc"])
@@ -199,6 +205,10 @@ def _apply(m: Model, op: dict[str, Any]) -> None:
         if op["name"] not in m.blobs:
             raise Refused(op["name"])
         del m.blobs[op["name"]]
+        return
+    if kind == "put_many":
+        for rid, doc in op["items"]:
+            _apply(m, {"k": "put", "s": op["s"], "r": rid, "doc": doc})
         return
     docs, rid = m.docs[op["s"]], op["r"]
     if kind in ("put", "put_pw"):
