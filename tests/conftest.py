@@ -20,6 +20,16 @@ def engine(tmp_path: Any) -> Iterator[dse.Engine]:
         eng.close()
 
 
+@pytest.fixture
+def fast(tmp_path: Any) -> Iterator[dse.Engine]:
+    """A non-durable engine: for tests that write tens of MiB."""
+    eng = dse.open(tmp_path / "fast", durable=False)
+    try:
+        yield eng
+    finally:
+        eng.close()
+
+
 def dump_all(eng: dse.Engine) -> dict[str, list[tuple[bytes, bytes]]]:
     """Every key and value of every sub-database: a byte-for-byte fingerprint of the file's content."""
     env = eng._env

@@ -5,12 +5,12 @@ from __future__ import annotations
 import hashlib
 import io
 import pathlib
-import random
 import threading
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from blobkit import count_rows, pattern
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -22,24 +22,6 @@ from datastore_engine.blobs import CHUNKS_PER_TXN
 MIB = 1 << 20
 
 
-@pytest.fixture
-def fast(tmp_path: pathlib.Path) -> Iterator[dse.Engine]:
-    """A non-durable engine: for tests that write tens of MiB."""
-    eng = dse.open(tmp_path / "fast", durable=False)
-    try:
-        yield eng
-    finally:
-        eng.close()
-
-
-def pattern(size: int, seed: int = 0) -> bytes:
-    """Deterministic pseudo-random bytes (so a chunk mix-up shows)."""
-    return random.Random(seed).randbytes(size)
-
-
-def count_rows(eng: dse.Engine, db: str) -> int:
-    with eng._env.reading() as txn:
-        return sum(1 for _ in txn.cursor(db=eng._env.dbs[db]).iternext(values=False))
 
 
 # -- buckets -----------------------------------------------------------------------------------

@@ -8,10 +8,10 @@ import signal
 import subprocess
 import sys
 import textwrap
-import threading
 from typing import Any
 
 import pytest
+from blobkit import count_rows, spawn_python
 
 import datastore_engine as dse
 from datastore_engine import blobkeys as bk
@@ -46,24 +46,10 @@ CHILD = textwrap.dedent(
 OLD = b"old content " * 200_000  # about 2.3 MiB: three chunks
 
 
-def rows(eng: dse.Engine, db: str) -> int:
-    with eng._env.reading() as txn:
-        return sum(1 for _ in txn.cursor(db=eng._env.dbs[db]).iternext(values=False))
 
 
 def start_child(path: pathlib.Path) -> subprocess.Popen[str]:
-    src = pathlib.Path(__file__).resolve().parent.parent
-    env = {**os.environ, "PYTHONPATH": str(src) + os.pathsep + os.environ.get("PYTHONPATH", "")}
-    proc = subprocess.Popen(
-        [sys.executable, "-c", CHILD, str(path), str(2 * CHUNKS_PER_TXN + 2)],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        text=True,
-        env=env,
-    )
-    guard = threading.Timer(120, proc.kill)  # never hang the suite
-    guard.daemon = True
-    guard.start()
+    proc, guard = spawn_python(CHILD, str(path), str(2 * CHUNKS_PER_TXN + 2), stdin=True)
     assert proc.stdout is not None
     line = proc.stdout.readline().strip()
     guard.cancel()
@@ -86,8 +72,8 @@ def test_a_killed_upload_is_reclaimed_at_the_next_open_and_the_old_object_stays(
     try:
         with dse.open(db, durable=False) as eng:
             # Two batches (and the upload record) are committed, but not visible.
-            assert rows(eng, "uploads") == 1
-            assert rows(eng, "chunks") == 3 + 1 + 2 * CHUNKS_PER_TXN
+            assert count_rows(eng, "uploads") == 1
+            assert count_rows(eng, "chunks") == 3 + 1 + 2 * CHUNKS_PER_TXN
             assert eng.bucket("media").get_bytes("obj") == OLD
             assert blobs.check(eng) == []  # a live upload is no problem
     finally:
@@ -95,8 +81,8 @@ def test_a_killed_upload_is_reclaimed_at_the_next_open_and_the_old_object_stays(
         proc.communicate()  # reaps it and closes the pipes
     assert proc.returncode == -signal.SIGKILL
     with dse.open(db, durable=False) as eng:
-        assert rows(eng, "uploads") == 0
-        assert rows(eng, "chunks") == 3 + 1
+        assert count_rows(eng, "uploads") == 0
+        assert count_rows(eng, "chunks") == 3 + 1
         assert eng.bucket("media").get_bytes("obj") == OLD
         assert blobs.check(eng) == []
 
@@ -106,7 +92,7 @@ def test_opening_while_another_process_uploads_leaves_its_chunks_alone(db: pathl
     try:
         with dse.open(db, durable=False) as eng:
             assert blobs.reclaim_orphans(eng._env) == 0
-            assert rows(eng, "uploads") == 1
+            assert count_rows(eng, "uploads") == 1
         out, _ = proc.communicate("go\n", timeout=120)
     finally:
         if proc.poll() is None:
@@ -118,7 +104,7 @@ def test_opening_while_another_process_uploads_leaves_its_chunks_alone(db: pathl
         assert stream.info.size == (2 * CHUNKS_PER_TXN + 5) * CHUNK_SIZE
         for i, chunk in enumerate(stream):
             assert chunk == bytes([i % 251]) * CHUNK_SIZE
-        assert rows(eng, "uploads") == 0
+        assert count_rows(eng, "uploads") == 0
         assert blobs.check(eng) == []
 
 
@@ -157,7 +143,7 @@ def test_reclaim_frees_only_uploads_whose_process_is_gone(
     with dse.open(tmp_path / "db", durable=False) as eng:
         _forge_upload(eng, 10_000, record(), chunks=CHUNKS_PER_TXN * 5)
         assert blobs.reclaim_orphans(eng._env) == int(reclaimed)
-        assert rows(eng, "uploads") == int(not reclaimed)
-        assert rows(eng, "chunks") == (0 if reclaimed else CHUNKS_PER_TXN * 5)
+        assert count_rows(eng, "uploads") == int(not reclaimed)
+        assert count_rows(eng, "chunks") == (0 if reclaimed else CHUNKS_PER_TXN * 5)
         if reclaimed:
             assert blobs.check(eng) == []

@@ -14,14 +14,12 @@ import os
 import pathlib
 import random
 import signal
-import subprocess
-import sys
 import textwrap
 import threading
 import time
-from collections.abc import Iterator
 
 import pytest
+from blobkit import count_rows, pattern, spawn_python
 
 import datastore_engine as dse
 from datastore_engine import blobs
@@ -32,22 +30,6 @@ SMALL = SMALL_OBJECT_BYTES
 BATCH = CHUNKS_PER_TXN * CHUNK_SIZE
 
 
-@pytest.fixture
-def fast(tmp_path: pathlib.Path) -> Iterator[dse.Engine]:
-    eng = dse.open(tmp_path / "fast", durable=False)
-    try:
-        yield eng
-    finally:
-        eng.close()
-
-
-def pattern(size: int, seed: int = 0) -> bytes:
-    return random.Random(seed).randbytes(size)
-
-
-def count_rows(eng: dse.Engine, db: str) -> int:
-    with eng._env.reading() as txn:
-        return sum(1 for _ in txn.cursor(db=eng._env.dbs[db]).iternext(values=False))
 
 
 SIZES = [
@@ -252,18 +234,8 @@ def test_a_writer_killed_at_a_random_moment_leaves_one_whole_object_and_no_orpha
     rnd = random.Random(seed)
     versions = [random.Random(s).randbytes(CHUNK_SIZE + 1) for s in (1, 2)]
     path = tmp_path / "db"
-    src = pathlib.Path(__file__).resolve().parent.parent
-    env = {**os.environ, "PYTHONPATH": str(src) + os.pathsep + os.environ.get("PYTHONPATH", "")}
     for _ in range(4):
-        proc = subprocess.Popen(
-            [sys.executable, "-c", KILLED_CHILD, str(path)],
-            stdout=subprocess.PIPE,
-            text=True,
-            env=env,
-        )
-        guard = threading.Timer(120, proc.kill)  # never hang the suite
-        guard.daemon = True
-        guard.start()
+        proc, guard = spawn_python(KILLED_CHILD, str(path))
         try:
             assert proc.stdout is not None
             assert proc.stdout.readline().strip() == "ready"
