@@ -280,23 +280,7 @@ def _lookup_page(
         return None
     dbs = store._env.dbs
     rids = _string_eq_rids(txn, dbs, state, path, value)
-    if rids is None:
-        return None
-    if start or len(rids) > count:
-        return _exact_page(txn, dbs, state, rids, start, count)
-    # Every candidate fits the page (a lookup): _exact_page's small case, inline.
-    docs, prefix, get, unpack = dbs["docs"], state.prefix, txn.get, msgpack.unpackb
-    items: list[tuple[str, Any]] = []
-    for rid_b in rids:
-        raw = get(prefix + rid_b, db=docs)
-        if raw is not None and not raw[0] & _SKIP:  # protected documents never match
-            rid = rid_b.decode()
-            try:
-                doc = unpack(memoryview(raw)[15 + (raw[13] << 8 | raw[14]) * 16 :], raw=False)
-            except Exception:
-                doc = codec.record_body(raw, key=rid)
-            items.append((rid, doc))
-    return items, len(items)
+    return None if rids is None else _exact_page(txn, dbs, state, rids, start, count)
 
 
 def _find_exact(
@@ -318,24 +302,22 @@ def find(
     case_insensitive: bool = False,
 ) -> Page[tuple[str, Any]]:
     """Documents matching a SCIM filter, one page of them (see the module docstring)."""
+    # The indexed lookup (path eq "literal") is recognised first: it skips the parser.
     lookup = string_eq(filter) if type(filter) is str and not sort and not case_insensitive else None
     start, count = _check_window(start, count)
-    if lookup is not None and fields is None:  # the indexed lookup, in the fewest steps
-        store._live()
-        done = store._env.run_read(_lookup_page, store, lookup[0], lookup[1], start, count)
-        if done is not None:
-            return Page(items=done[0], total=done[1], start=start, count=len(done[0]))
-    filter = _check_filter(filter)
     if lookup is None:
+        filter = _check_filter(filter)
         _parsed(filter)  # refuse a filter that does not parse before reading anything
     projection = compile_projection(fields) if fields is not None else None
     store._live()
     env = store._env
-    if lookup is not None and projection is not None:
+    if lookup is not None:
         done = env.run_read(_lookup_page, store, lookup[0], lookup[1], start, count)
         if done is not None:
-            items = [(rid, projection(doc)) for rid, doc in done[0]]
-            return Page(items=items, total=done[1], start=start, count=len(items))
+            items, total = done
+            if projection is not None:
+                items = [(rid, projection(doc)) for rid, doc in items]
+            return Page(items=items, total=total, start=start, count=len(items))
     with env.reading() as txn:
         state = store._read_state(txn)
         plan = _filter_plan(state, filter, case_insensitive)
