@@ -248,16 +248,11 @@ def _exact_page(
             window = rids[start : start + count]
         else:
             window = (heapq.nsmallest(start + count, rids) if start + count < len(rids) else sorted(rids))[start:]
-        unpack = msgpack.unpackb
         for rid_b in window:
             raw = get(prefix + rid_b, db=docs)
             if raw is not None and not raw[0] & _SKIP:
                 rid = rid_b.decode()
-                try:  # codec.record_body, inlined as in the scan loop
-                    doc = unpack(memoryview(raw)[15 + (raw[13] << 8 | raw[14]) * 16 :], raw=False)
-                except Exception:
-                    doc = codec.record_body(raw, key=rid)
-                items.append((rid, doc))
+                items.append((rid, codec.record_body(raw, key=rid)))
         return items, len(items) if small else len(rids)
     total = 0
     for rid_b in sorted(rids):
