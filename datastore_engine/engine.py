@@ -425,14 +425,13 @@ class _Env:
 
     def get_one(self, key: bytes, db: Any) -> bytes | None:
         """One value in its own short read transaction: the point-read fast path."""
-        if self.forked or self.closed:
-            self.check()
-        tls = self.tls
-        if tls.ctx is None and tls.snap is None and not self._growing:
-            # Inlined enter()/leave(): this is the hottest path of the engine.
-            tid = get_ident()
-            marks = self._marks
-            marks[tid] = marks.get(tid, 0) + 1
+        # Inlined enter()/leave(): this is the hottest path of the engine. A
+        # thread holding no mark has no write transaction and no snapshot (both
+        # hold one while open), so its thread-local state need not be read.
+        tid = get_ident()
+        marks = self._marks
+        if tid not in marks and not self._growing and not (self.forked or self.closed):
+            marks[tid] = 1
             try:
                 if not self._growing:
                     txn = self.env.begin(db=db)
@@ -443,7 +442,10 @@ class _Env:
             except lmdb.Error:
                 pass  # a resize, or a real error: the general path below sorts it out
             finally:
-                self._unmark(tid)
+                if self._growing:
+                    self._unmark(tid)
+                else:
+                    del marks[tid]  # _unmark without a grower to wake
         return self._get_one_slow(key, db)
 
     def run_read(self, fn: Callable[..., T], *args: Any) -> T:
@@ -453,14 +455,10 @@ class _Env:
         process it is retried on the general path). Inside a write transaction
         or a snapshot ``fn`` gets that transaction, so it sees the thread's own writes.
         """
-        if self.forked or self.closed:
-            self.check()
-        tls = self.tls
-        if tls.ctx is None and tls.snap is None and not self._growing:
-            tid = get_ident()  # inlined enter()/leave(), as in get_one
-            marks = self._marks
-            held = marks.get(tid, 0)
-            marks[tid] = held + 1
+        tid = get_ident()  # the gate inlined, as in get_one
+        marks = self._marks
+        if tid not in marks and not self._growing and not (self.forked or self.closed):
+            marks[tid] = 1
             try:
                 if not self._growing:
                     txn = self.env.begin()
@@ -471,14 +469,16 @@ class _Env:
             except lmdb.Error:
                 pass  # a resize, or a real error: the general path below sorts it out
             finally:
-                if held or self._growing:
+                if self._growing:
                     self._unmark(tid)
                 else:
-                    del marks[tid]  # _unmark's common case: no other hold, nobody growing
+                    del marks[tid]
         with self.reading() as txn:
             return fn(txn, *args)
 
     def _get_one_slow(self, key: bytes, db: Any) -> bytes | None:
+        if self.forked or self.closed:
+            self.check()
         ctx: WriteCtx | None = self.tls.ctx
         if ctx is not None:
             return ctx.txn.get(key, db=db)  # type: ignore[no-any-return]

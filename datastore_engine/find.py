@@ -299,12 +299,14 @@ def find(
     """Documents matching a SCIM filter, one page of them (see the module docstring)."""
     # The indexed lookup (path eq "literal") is recognised first: it skips the parser.
     lookup = string_eq(filter) if type(filter) is str and not sort and not case_insensitive else None
-    start, count = _check_window(start, count)
+    if not (type(start) is int and type(count) is int and start >= 0 and 0 <= count <= MAX_FIND_COUNT):
+        start, count = _check_window(start, count)  # raises (the common case is tested inline)
     if lookup is None:
         filter = _check_filter(filter)
         _parsed(filter)  # refuse a filter that does not parse before reading anything
     projection = compile_projection(fields) if fields is not None else None
-    store._live()
+    if store._engine._closed:
+        store._live()  # raises
     env = store._env
     if lookup is not None:
         done = env.run_read(_lookup_page, store, lookup[0], lookup[1], start, count)

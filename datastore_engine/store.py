@@ -760,8 +760,9 @@ class Store:
         are JSONPath expressions: each document becomes ``{expression: value}``.
         Uses indexes when it can; the answer is always what a full scan gives.
         """
-        page: Page[tuple[str, Any]] = _queries().find(self, filter, sort=sort, start=start, count=count,
-                                                      fields=fields, case_insensitive=case_insensitive)  # fmt: skip
+        queries = _find_module or _queries()  # no call once imported: find() is a hot path
+        page: Page[tuple[str, Any]] = queries.find(self, filter, sort=sort, start=start, count=count,
+                                                   fields=fields, case_insensitive=case_insensitive)  # fmt: skip
         return page
 
     def search(self, body: Mapping[str, Any] | None = None) -> dict[str, Any]:
