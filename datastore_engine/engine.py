@@ -476,6 +476,11 @@ class _Env:
         with self.reading() as txn:
             return fn(txn, *args)
 
+    def read_only(self, txn: Any) -> bool:
+        """Whether ``txn`` is a read transaction (not this thread's write transaction)."""
+        ctx: WriteCtx | None = self.tls.ctx
+        return ctx is None or txn is not ctx.txn
+
     def _get_one_slow(self, key: bytes, db: Any) -> bytes | None:
         if self.forked or self.closed:
             self.check()

@@ -123,8 +123,18 @@ class Store:
             raise EngineClosed(f"the engine of store {self.name!r} is closed")
 
     def _read_state(self, txn: Any) -> StoreState:
-        state = catalog.refresh_read(txn, self._dbs, self._state)
+        state = self._state
+        # A read snapshot is named by its transaction id: one whose catalog was
+        # already checked against this state needs no second look (~4k
+        # instructions of a ~75k indexed lookup). Only read-only transactions
+        # are remembered; a write transaction's id is always past every
+        # committed one, so it never matches.
+        if txn.id() == state.extra.get("read_txn"):
+            return state
+        state = catalog.refresh_read(txn, self._dbs, state)
         self._state = state
+        if self._env.read_only(txn):
+            state.extra["read_txn"] = txn.id()
         return state
 
     def _write_state(self, ctx: WriteCtx) -> StoreState:
