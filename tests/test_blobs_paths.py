@@ -297,6 +297,38 @@ def read_engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dse.Engine
         yield eng
 
 
+def test_the_stream_keeps_its_own_closed_flag_for_every_io_caller(engine: dse.Engine) -> None:
+    """``closed`` is ObjectStream's own: with, BufferedReader, flush and the finalizer all see it."""
+    import gc
+
+    b = engine.bucket("media")
+    data = pattern(CHUNK_SIZE + 9)
+    b.put("obj", data)
+    stream = b.get("obj")
+    assert not stream.closed
+    with stream:
+        assert stream.read(3) == data[:3]
+    assert stream.closed
+    with pytest.raises(ValueError):
+        stream.flush()
+    with pytest.raises(ValueError):
+        stream.read(1)
+    with pytest.raises(ValueError):
+        stream.readinto(bytearray(4))
+    with pytest.raises(ValueError):
+        next(iter(stream))
+    buffered = io.BufferedReader(b.get("obj"))
+    assert buffered.read() == data
+    raw = buffered.raw
+    buffered.close()
+    assert raw.closed
+    unclosed = b.get("obj")
+    unclosed.read(5)
+    del unclosed
+    gc.collect()  # the io finalizer closes it through the same flag, without an error
+    assert b.get_bytes("obj") == data
+
+
 def test_reads_across_chunks_never_copy_a_whole_chunk(engine: dse.Engine) -> None:
     """A read of at least a chunk returns the chunk read from LMDB itself, not a copy of it."""
     b = engine.bucket("media")
