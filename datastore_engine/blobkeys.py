@@ -80,6 +80,9 @@ MAX_METADATA_BYTES = 8 << 10
 _U64 = struct.Struct(">Q")
 _SEQ = struct.Struct(">I")
 _HEADER = struct.Struct(">QQII")  # refs, size, chunk count, chunk size
+#: The blob header's layout and length, for a reader that checks the length itself.
+BLOB_HEADER = _HEADER
+BLOB_HEADER_BYTES = _HEADER.size
 
 # -- bucket names --------------------------------------------------------------------
 
@@ -272,6 +275,20 @@ def unpack_manifest(raw: bytes, *, what: str) -> dict[str, Any]:
 
 
 _MANIFEST_FIELDS = frozenset({"name", "blob", "size", "etag", "ct", "mt", "md"})
+
+
+def unpack_manifest_or_none(raw: bytes) -> dict[str, Any] | None:
+    """:func:`unpack_manifest` for the read path: ``None`` where it would raise.
+
+    The caller calls :func:`unpack_manifest` then, for the error with its label.
+    """
+    try:
+        value = msgpack.unpackb(raw, raw=False, strict_map_key=True)
+    except Exception:  # msgpack raises several unrelated types on bad input
+        return None
+    if type(value) is not dict or not value.keys() >= _MANIFEST_FIELDS:
+        return None
+    return value
 
 
 # -- metadata and content types --------------------------------------------------------------

@@ -17,9 +17,12 @@ import signal
 import textwrap
 import threading
 import time
+from collections.abc import Iterator
 
 import pytest
 from blobkit import count_rows, pattern, spawn_python
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import datastore_engine as dse
 from datastore_engine import blobs
@@ -201,6 +204,141 @@ def test_a_dangling_manifest_is_corrupt_data_not_a_conflict(engine: dse.Engine) 
     engine._env.run_write(lambda ctx: ctx.txn.delete(bk.blob_key(blob_id), db=ctx.dbs["chunks"]))
     with pytest.raises(dse.CorruptData, match="is missing"):
         b.get("obj")
+
+
+@pytest.mark.parametrize(
+    ("db", "key_of", "value", "match"),
+    [
+        ("objects", "manifest", b"\xc1", "object 'obj' does not decode"),
+        ("objects", "manifest", b"\x81\xa4name\xa3obj", "object 'obj' lacks field"),
+        ("chunks", "header", b"short", "blob header blob .* has 5 bytes"),
+        ("buckets", "bucket", b"\xc1", "bucket 'media' does not decode"),
+    ],
+    ids=["manifest-undecodable", "manifest-incomplete", "header-short", "bucket-undecodable"],
+)
+def test_get_of_a_corrupt_record_names_it(
+    engine: dse.Engine, db: str, key_of: str, value: bytes, match: str
+) -> None:
+    """The read path decodes without building error labels; on bad bytes it still names the record."""
+    from datastore_engine import blobkeys as bk
+
+    b = engine.bucket("media")
+    b.put("obj", b"content")
+    b.get_bytes("obj")  # the bucket id is cached by its record's bytes: corrupt ones are not
+    blob_id = int(b._manifest("obj")["blob"])
+    with engine._env.reading() as txn:
+        bucket_raw = bytes(txn.get(b"media", db=engine._env.dbs["buckets"]))
+    bucket_id = bk.u64(int(bk.unpack_record(bucket_raw, what="bucket")["id"]))
+    key = {
+        "manifest": bk.object_key(bucket_id, "obj"),
+        "header": bk.blob_key(blob_id),
+        "bucket": b"media",
+    }[key_of]
+    engine._env.run_write(lambda ctx: ctx.txn.put(key, value, db=ctx.dbs[db]))
+    with pytest.raises(dse.CorruptData, match=match):
+        b.get("obj")
+
+
+def test_a_bucket_made_again_under_its_name_reads_with_its_new_id(engine: dse.Engine) -> None:
+    """Bucket ids are cached by the record's bytes: a new record (a new id) is never mistaken."""
+    b = engine.bucket("media")
+    b.put("obj", b"first")
+    assert b.get_bytes("obj") == b"first"
+    engine.remove_bucket("media", force=True)
+    with pytest.raises(dse.NotFound):
+        b.get("obj")
+    again = engine.bucket("media")
+    with pytest.raises(dse.NotFound):
+        again.get("obj")
+    again.put("obj", b"second")
+    assert b.get_bytes("obj") == b"second"
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    size=st.sampled_from([0, 1, 99, CHUNK_SIZE - 1, CHUNK_SIZE, CHUNK_SIZE + 1, 2 * CHUNK_SIZE + 7]),
+    reads=st.lists(
+        st.sampled_from([0, 1, 7, CHUNK_SIZE - 1, CHUNK_SIZE, CHUNK_SIZE + 1, 3 * CHUNK_SIZE, -1]),
+        max_size=8,
+    ),
+)
+def test_read_of_any_size_sequence_matches_a_bytes_io_model(
+    read_engine: dse.Engine, size: int, reads: list[int]
+) -> None:
+    """read(n) hands a whole chunk over when n covers it, slices it otherwise.
+
+    As a raw stream's read, it returns at most n bytes and at most to the end of the
+    current chunk, never nothing before the end: the bytes are those of a BytesIO model.
+    """
+    b = read_engine.bucket("reads")
+    name = f"obj{size}"
+    if not b.exists(name):
+        b.put(name, pattern(size, seed=size))
+    model = io.BytesIO(pattern(size, seed=size))
+    with b.get(name) as stream:
+        for n in reads:
+            left = size - model.tell()
+            got = stream.read(n)
+            assert got == model.read(len(got))
+            if n < 0:
+                assert len(got) == left
+            else:
+                assert len(got) <= n and (len(got) > 0) == (n > 0 and left > 0)
+        assert stream.read() == model.read()
+        assert stream.read(CHUNK_SIZE) == b""
+    with pytest.raises(ValueError):
+        stream.read(CHUNK_SIZE)
+    assert stream.read(0) == b""  # as io: a read of nothing asks nothing, even when closed
+
+
+@pytest.fixture(scope="module")
+def read_engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dse.Engine]:
+    with dse.open(str(tmp_path_factory.mktemp("reads")), durable=False) as eng:
+        yield eng
+
+
+def test_the_stream_keeps_its_own_closed_flag_for_every_io_caller(engine: dse.Engine) -> None:
+    """``closed`` is ObjectStream's own: with, BufferedReader, flush and the finalizer all see it."""
+    import gc
+
+    b = engine.bucket("media")
+    data = pattern(CHUNK_SIZE + 9)
+    b.put("obj", data)
+    stream = b.get("obj")
+    assert not stream.closed
+    with stream:
+        assert stream.read(3) == data[:3]
+    assert stream.closed
+    with pytest.raises(ValueError):
+        stream.flush()
+    with pytest.raises(ValueError):
+        stream.read(1)
+    with pytest.raises(ValueError):
+        stream.readinto(bytearray(4))
+    with pytest.raises(ValueError):
+        next(iter(stream))
+    buffered = io.BufferedReader(b.get("obj"))
+    assert buffered.read() == data
+    raw = buffered.raw
+    buffered.close()
+    assert raw.closed
+    unclosed = b.get("obj")
+    unclosed.read(5)
+    del unclosed
+    gc.collect()  # the io finalizer closes it through the same flag, without an error
+    assert b.get_bytes("obj") == data
+
+
+def test_reads_across_chunks_never_copy_a_whole_chunk(engine: dse.Engine) -> None:
+    """A read of at least a chunk returns the chunk read from LMDB itself, not a copy of it."""
+    b = engine.bucket("media")
+    b.put("obj", pattern(2 * CHUNK_SIZE + 5))
+    with b.get("obj") as stream:
+        first = stream._raw
+        assert stream.read(CHUNK_SIZE) is first
+        second = stream.read(4 * CHUNK_SIZE)
+        assert len(second) == CHUNK_SIZE and stream._raw == b""
+        assert stream.read(4 * CHUNK_SIZE) == pattern(2 * CHUNK_SIZE + 5)[-5:]
 
 
 # -- killed writers ------------------------------------------------------------------------------

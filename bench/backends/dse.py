@@ -61,6 +61,7 @@ class DseBackend(Backend):
         self.dse: Any = importlib.import_module("datastore_engine")
         self.engines: dict[bool, Any] = {}
         self.stores: dict[bool, Any] = {}
+        self.buckets: dict[bool, Any] = {}
 
     def _store(self, *, durable: bool = True) -> Any:
         store = self.stores.get(durable)
@@ -88,6 +89,7 @@ class DseBackend(Backend):
                 close()
         self.engines.clear()
         self.stores.clear()
+        self.buckets.clear()
 
     # -- documents -------------------------------------------------------------------
     def bulk_insert(self, items: Items) -> None:
@@ -154,7 +156,11 @@ class DseBackend(Backend):
 
     # -- blobs -----------------------------------------------------------------------
     def _bucket(self) -> Any:
-        return _need(self.engine, "bucket")("bench")
+        # Held once, as a user holds ``bucket = engine.bucket(name)`` (and as ``store`` is held).
+        bucket = self.buckets.get(True)
+        if bucket is None:
+            bucket = self.buckets[True] = _need(self.engine, "bucket")("bench")
+        return bucket
 
     def blob_put(self, name: str, chunks: Iterable[bytes], *, length: int) -> None:
         self._bucket().put(name, IterStream(chunks), length=length)
