@@ -55,6 +55,7 @@ import tempfile
 import threading
 import time
 import weakref
+from _thread import allocate_lock as _allocate_lock
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from threading import get_ident
@@ -213,7 +214,16 @@ _FULL_BELOW = 4 << 20  # free bytes under which a short write is blamed on a ful
 
 
 class _Req:
-    __slots__ = ("done", "error", "fn", "lead", "value")
+    """One write waiting for a group commit.
+
+    ``wake`` is created held; whoever finishes the request (or hands it the
+    lead) releases it. A follower blocks on its own lock, so each wake-up is
+    one futex wake of exactly the thread that has something to do (a shared
+    Condition woke every waiter on every arrival, and each woken thread had
+    to take the GIL only to go back to sleep).
+    """
+
+    __slots__ = ("done", "error", "fn", "lead", "value", "wake")
 
     def __init__(self, fn: Callable[[WriteCtx], Any]) -> None:
         self.fn = fn
@@ -221,6 +231,8 @@ class _Req:
         self.lead = False
         self.value: Any = None
         self.error: BaseException | None = None
+        self.wake = _allocate_lock()
+        self.wake.acquire()
 
 
 class _Env:
@@ -276,14 +288,16 @@ class _Env:
         self._marks: dict[int, int] = {}
         self._growing = False
         self._writes = 0
-        # Group commit.
-        # The group-commit gate. Holding _gc_lock is holding _gc: code that never
-        # waits takes the bare lock (C) rather than the Condition's Python __enter__.
+        # Group commit (durable engines): _gc_lock guards the queue and the
+        # leader's flag; nobody waits while holding it. Followers sleep on their
+        # _Req's own lock; a gathering leader sleeps on _gather until the queue
+        # holds _want requests (or _GATHER_S passes).
         self._gc_lock = threading.Lock()
-        self._gc = threading.Condition(self._gc_lock)
         self._queue: list[_Req] = []
         self._leader = False
         self._writers = 0
+        self._gather: Any = None  # the gathering leader's lock, released by the follower that fills the batch
+        self._want = 0
         self.tls = _ThreadState()
         self.watchers = threading.Condition(threading.Lock())
         self.watching = 0  # threads inside watch.wait_for_change (changed under watchers' lock)
@@ -563,7 +577,6 @@ class _Env:
                 raise _translated(exc, "writing", path=self.path) from exc
         if self.tls.snap is not None:
             _refuse_write_in_snapshot()
-        gc = self._gc
         with self._gc_lock:
             if not self._leader:
                 self._leader = True
@@ -579,10 +592,12 @@ class _Env:
                     self._queue.append(req)
             else:
                 req = _Req(fn)
-                self._queue.append(req)
-                gc.notify_all()  # a leader may be gathering a batch
-                while not req.done and not req.lead:
-                    gc.wait()
+                queue = self._queue
+                queue.append(req)
+                gather = self._gather
+                if gather is not None and len(queue) >= self._want:
+                    self._gather = None  # the batch is full: wake its leader, once
+                    gather.release()
         if req is None:
             try:
                 return self._run_solo(fn)
@@ -590,10 +605,15 @@ class _Env:
                 with self._gc_lock:
                     self._writers = len(self._queue) + 1
                     if self._queue:
-                        self._queue[0].lead = True
-                        gc.notify_all()
+                        nxt: _Req | None = self._queue[0]
+                        nxt.lead = True  # type: ignore[union-attr]
                     else:
+                        nxt = None
                         self._leader = False
+                if nxt is not None:
+                    nxt.wake.release()
+        if not req.lead:
+            req.wake.acquire()  # released when our batch is committed, or when we are handed the lead
         if not req.done:
             self._lead()
         if req.error is not None:
@@ -619,34 +639,43 @@ class _Env:
         raise StorageFull(f"the map of {self.path} could not grow enough for the write")  # pragma: no cover
 
     def _lead(self) -> None:
-        gc = self._gc
-        with gc:
-            if self.durable:
-                # The writers released by the last commit are likely to come
-                # straight back: a durable commit costs a flush, so wait a
-                # moment (at most _GATHER_S) for them to join this batch rather
-                # than leave them for the next flush.
+        if self.durable:
+            # The writers released by the last commit are likely to come
+            # straight back: a durable commit costs a flush, so wait a moment
+            # (at most _GATHER_S) for them to join this batch rather than leave
+            # them for the next flush. The follower that fills the batch wakes
+            # us; arrivals before that do not.
+            with self._gc_lock:
                 want = self._writers
-                deadline = time.monotonic() + _GATHER_S
-                while len(self._queue) < want:
-                    left = deadline - time.monotonic()
-                    if left <= 0:
-                        break
-                    gc.wait(left)
+                if len(self._queue) < want:
+                    gather: Any = _allocate_lock()
+                    gather.acquire()
+                    self._gather, self._want = gather, want
+                else:
+                    gather = None
+            if gather is not None:
+                gather.acquire(timeout=_GATHER_S)
+        with self._gc_lock:
+            self._gather = None  # timed out: later arrivals wake nobody
             batch, self._queue = self._queue, []
         try:
             self._run_batch(batch)
         finally:
-            with gc:
-                for req in batch:
-                    req.done = True
+            with self._gc_lock:
                 # Writers active now: this batch's (likely to write again) and those queued.
                 self._writers = len(batch) + len(self._queue)
                 if self._queue:
-                    self._queue[0].lead = True
+                    nxt: _Req | None = self._queue[0]
+                    nxt.lead = True  # type: ignore[union-attr]
                 else:
+                    nxt = None
                     self._leader = False
-                gc.notify_all()
+            for req in batch:
+                req.done = True
+                if not req.lead:
+                    req.wake.release()
+            if nxt is not None:
+                nxt.wake.release()
 
     def _run_batch(self, batch: list[_Req]) -> None:
         for _ in range(_MAX_RETRIES):
