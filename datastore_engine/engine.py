@@ -678,7 +678,17 @@ class _Env:
                 nxt.wake.release()
 
     def _run_batch(self, batch: list[_Req]) -> None:
-        for _ in range(_MAX_RETRIES):
+        """Run the requests of one group commit in one transaction; each gets its value or error.
+
+        First optimistically, every request straight in the batch's
+        transaction. If one raises, that attempt is aborted and the batch runs
+        again with a savepoint (nested transaction) per request, so the bad
+        write fails alone. Savepoints on every batch cost a nested begin and
+        commit per request, and the common batch has no failure.
+        """
+        savepoints = False
+        grown = 0
+        while True:
             for req in batch:
                 req.value, req.error = None, None
             try:
@@ -689,16 +699,21 @@ class _Env:
                 return
             try:
                 with translate("writing", path=self.path):
-                    if len(batch) == 1:
-                        req = batch[0]
-                        try:
-                            req.value = req.fn(ctx)
-                        except lmdb.MapFullError:
-                            raise
-                        except BaseException as exc:
-                            req.error = exc
+                    if not savepoints:
+                        for req in batch:
+                            try:
+                                req.value = req.fn(ctx)
+                            except lmdb.MapFullError:
+                                raise
+                            except BaseException as exc:
+                                req.error = self._request_error(exc)
+                                break
+                        if any(req.error is not None for req in batch):
                             ctx.abort()
-                            return
+                            if len(batch) == 1:
+                                return
+                            savepoints = True
+                            continue
                     else:
                         for req in batch:
                             child = ctx.child()
@@ -709,13 +724,16 @@ class _Env:
                                 raise
                             except BaseException as exc:
                                 child.abort()
-                                req.error = exc
+                                req.error = self._request_error(exc)
                             else:
                                 child.commit()
                     ctx.commit()
                 return
             except lmdb.MapFullError:
                 ctx.abort()
+                grown += 1
+                if grown == _MAX_RETRIES:  # pragma: no cover - only if the disk cannot hold a doubled map
+                    break
                 self.grow()
             except BaseException as exc:
                 ctx.abort()
@@ -725,6 +743,14 @@ class _Env:
                 return
         for req in batch:  # pragma: no cover - only if the disk cannot hold a doubled map
             req.error = StorageFull(f"the map of {self.path} could not grow enough for the write")
+
+    def _request_error(self, exc: BaseException) -> BaseException:
+        """A request's own error, typed as a solo write would raise it (``_run_solo``)."""
+        if isinstance(exc, lmdb.Error):
+            err = _translated(exc, "writing", path=self.path)
+            err.__cause__ = exc
+            return err
+        return exc
 
     def release(self) -> None:
         self.refs -= 1
