@@ -216,19 +216,19 @@ _FULL_BELOW = 4 << 20  # free bytes under which a short write is blamed on a ful
 class _Req:
     """One write waiting for a group commit.
 
-    ``wake`` is created held; whoever finishes the request (or hands it the
-    lead) releases it. A follower blocks on its own lock, so each wake-up is
-    one futex wake of exactly the thread that has something to do (a shared
-    Condition woke every waiter on every arrival, and each woken thread had
-    to take the GIL only to go back to sleep).
+    ``wake`` is created held and released once per hand-over: when the
+    request's batch is committed (``done``), or when its thread is handed the
+    lead. Each thread sleeps on its own request's lock, so a wake-up is one
+    futex wake of exactly the thread that has something to do (a shared
+    Condition woke every waiter on every arrival, and each woken thread took
+    the GIL only to go back to sleep).
     """
 
-    __slots__ = ("done", "error", "fn", "lead", "value", "wake")
+    __slots__ = ("done", "error", "fn", "value", "wake")
 
     def __init__(self, fn: Callable[[WriteCtx], Any]) -> None:
         self.fn = fn
         self.done = False
-        self.lead = False
         self.value: Any = None
         self.error: BaseException | None = None
         self.wake = _allocate_lock()
@@ -288,15 +288,15 @@ class _Env:
         self._marks: dict[int, int] = {}
         self._growing = False
         self._writes = 0
-        # Group commit (durable engines): _gc_lock guards the queue and the
-        # leader's flag; nobody waits while holding it. Followers sleep on their
-        # _Req's own lock; a gathering leader sleeps on _gather until the queue
-        # holds _want requests (or _GATHER_S passes).
+        # Group commit (durable engines). _gc_lock guards the fields below;
+        # nobody sleeps holding it. One thread at a time leads: runs a solo
+        # write, gathers a batch (_gather is its request while it waits for
+        # the queue to hold _want requests) or runs a batch.
         self._gc_lock = threading.Lock()
         self._queue: list[_Req] = []
         self._leader = False
         self._writers = 0
-        self._gather: Any = None  # the gathering leader's lock, released by the follower that fills the batch
+        self._gather: _Req | None = None
         self._want = 0
         self.tls = _ThreadState()
         self.watchers = threading.Condition(threading.Lock())
@@ -577,6 +577,8 @@ class _Env:
                 raise _translated(exc, "writing", path=self.path) from exc
         if self.tls.snap is not None:
             _refuse_write_in_snapshot()
+        batch = None
+        leading = False
         with self._gc_lock:
             if not self._leader:
                 self._leader = True
@@ -588,34 +590,32 @@ class _Env:
                 else:
                     # Several durable writers are active: lead a batch they can join.
                     req = _Req(fn)
-                    req.lead = True
                     self._queue.append(req)
+                    leading = True
             else:
                 req = _Req(fn)
                 queue = self._queue
                 queue.append(req)
-                gather = self._gather
-                if gather is not None and len(queue) >= self._want:
-                    self._gather = None  # the batch is full: wake its leader, once
-                    gather.release()
+                if self._gather is not None and len(queue) >= self._want:
+                    # This request fills the batch its leader is gathering: run
+                    # the batch here, in the thread that holds the GIL now, rather
+                    # than wake the leader to do it. The leader's own request is
+                    # in the batch; it sleeps on as a follower.
+                    self._gather = None
+                    batch, self._queue = queue, []
         if req is None:
             try:
                 return self._run_solo(fn)
             finally:
-                with self._gc_lock:
-                    self._writers = len(self._queue) + 1
-                    if self._queue:
-                        nxt: _Req | None = self._queue[0]
-                        nxt.lead = True  # type: ignore[union-attr]
-                    else:
-                        nxt = None
-                        self._leader = False
-                if nxt is not None:
-                    nxt.wake.release()
-        if not req.lead:
+                self._hand_over(None, None)
+        if batch is not None:
+            self._commit(batch, req)
+        elif leading:
+            self._lead(req)
+        else:
             req.wake.acquire()  # released when our batch is committed, or when we are handed the lead
-        if not req.done:
-            self._lead()
+            if not req.done:
+                self._lead(req)
         if req.error is not None:
             raise req.error
         return req.value  # type: ignore[no-any-return]
@@ -638,44 +638,55 @@ class _Env:
                 raise
         raise StorageFull(f"the map of {self.path} could not grow enough for the write")  # pragma: no cover
 
-    def _lead(self) -> None:
+    def _lead(self, req: _Req) -> None:
+        """Lead the next batch, ``req`` (this thread's, queued) among it: gather, run, hand over."""
         if self.durable:
             # The writers released by the last commit are likely to come
             # straight back: a durable commit costs a flush, so wait a moment
             # (at most _GATHER_S) for them to join this batch rather than leave
-            # them for the next flush. The follower that fills the batch wakes
-            # us; arrivals before that do not.
+            # them for the next flush. The writer that fills the batch runs it.
             with self._gc_lock:
                 want = self._writers
-                if len(self._queue) < want:
-                    gather: Any = _allocate_lock()
-                    gather.acquire()
-                    self._gather, self._want = gather, want
-                else:
-                    gather = None
-            if gather is not None:
-                gather.acquire(timeout=_GATHER_S)
+                gathering = len(self._queue) < want
+                if gathering:
+                    self._gather, self._want = req, want
+            if gathering:
+                if req.wake.acquire(timeout=_GATHER_S):
+                    return  # the batch was filled, run and committed by its last writer
+                with self._gc_lock:
+                    taken = self._gather is not req
+                    self._gather = None
+                if taken:  # filled as the wait ran out: its last writer is running it
+                    req.wake.acquire()
+                    return
         with self._gc_lock:
-            self._gather = None  # timed out: later arrivals wake nobody
             batch, self._queue = self._queue, []
+        self._commit(batch, req)
+
+    def _commit(self, batch: list[_Req], mine: _Req) -> None:
+        """Run ``batch`` (``mine`` is this thread's request), then wake its writers and hand over the lead."""
         try:
             self._run_batch(batch)
         finally:
-            with self._gc_lock:
-                # Writers active now: this batch's (likely to write again) and those queued.
-                self._writers = len(batch) + len(self._queue)
-                if self._queue:
-                    nxt: _Req | None = self._queue[0]
-                    nxt.lead = True  # type: ignore[union-attr]
-                else:
-                    nxt = None
-                    self._leader = False
+            self._hand_over(batch, mine)
+
+    def _hand_over(self, batch: list[_Req] | None, mine: _Req | None) -> None:
+        """After a commit: mark the batch done, wake its writers, give the lead to the first queued writer."""
+        with self._gc_lock:
+            # Writers active now: this batch's (likely to write again) and those queued.
+            self._writers = (len(batch) if batch else 1) + len(self._queue)
+            if self._queue:
+                nxt: _Req | None = self._queue[0]
+            else:
+                nxt = None
+                self._leader = False
+        if batch:
             for req in batch:
                 req.done = True
-                if not req.lead:
+                if req is not mine:
                     req.wake.release()
-            if nxt is not None:
-                nxt.wake.release()
+        if nxt is not None:
+            nxt.wake.release()
 
     def _run_batch(self, batch: list[_Req]) -> None:
         """Run the requests of one group commit in one transaction; each gets its value or error.

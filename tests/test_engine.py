@@ -390,6 +390,44 @@ def test_a_batch_that_fills_the_map_grows_it_and_commits_every_write(tmp_path: p
         assert sorted(s.keys()) == ["d0", "d1", "d2", "d3"]
 
 
+def test_the_writer_that_fills_a_gathering_batch_runs_it(engine: dse.Engine, monkeypatch: pytest.MonkeyPatch) -> None:
+    from datastore_engine import engine as engine_module
+
+    monkeypatch.setattr(engine_module, "_GATHER_S", 60.0)  # the leader waits for a full batch
+    s = engine.store("s")
+    env = engine._env
+    runs: list[tuple[int, int]] = []
+    real = env._run_batch
+
+    def spy(batch: list[Any]) -> None:
+        runs.append((threading.get_ident(), len(batch)))
+        real(batch)
+
+    idents: dict[str, int] = {}
+
+    def put(rid: str) -> None:
+        idents[rid] = threading.get_ident()
+        s.put(rid, {})
+
+    env._run_batch = spy  # type: ignore[method-assign]
+    env._writers = 3  # as after a batch of three: the next writer leads and gathers three
+    try:
+        threads = [threading.Thread(target=put, args=(rid,)) for rid in ("a", "b", "c")]
+        threads[0].start()
+        _wait_until(lambda: env._gather is not None)
+        threads[1].start()
+        _wait_until(lambda: len(env._queue) == 2)
+        assert env._gather is not None and not runs  # still gathering
+        threads[2].start()
+        for t in threads:
+            t.join()
+    finally:
+        del env._run_batch
+    assert runs == [(idents["c"], 3)]  # one batch, run by the writer that filled it
+    assert sorted(s.keys()) == ["a", "b", "c"]
+    assert not env._leader and env._gather is None and not env._queue
+
+
 def test_every_durable_writer_sees_its_own_write_committed_when_it_returns(tmp_path: pathlib.Path) -> None:
     with dse.open(tmp_path / "db", durable=True) as eng:
         s = eng.store("s")
