@@ -654,9 +654,13 @@ class _Env:
                 if req.wake.acquire(timeout=_GATHER_S):
                     return  # the batch was filled, run and committed by its last writer
                 with self._gc_lock:
+                    # Filled as the wait ran out: its last writer is running it
+                    # (and may even have handed the lead on to a new gatherer,
+                    # whose _gather must stay).
                     taken = self._gather is not req
-                    self._gather = None
-                if taken:  # filled as the wait ran out: its last writer is running it
+                    if not taken:
+                        self._gather = None
+                if taken:
                     req.wake.acquire()
                     return
         with self._gc_lock:

@@ -428,6 +428,80 @@ def test_the_writer_that_fills_a_gathering_batch_runs_it(engine: dse.Engine, mon
     assert not env._leader and env._gather is None and not env._queue
 
 
+def test_a_leader_whose_wait_runs_out_late_leaves_the_next_leaders_gathering_alone(
+    engine: dse.Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Regression: G gathers; F fills the batch and runs it; Z, queued meanwhile, is handed
+    the lead and gathers; only then does G see its wait run out. G must not clear Z's
+    gathering (nobody would then run Z's batch: every writer slept forever)."""
+    from datastore_engine import engine as engine_module
+
+    monkeypatch.setattr(engine_module, "_GATHER_S", 60.0)
+    real_lock = engine_module._allocate_lock
+    late = threading.Event()
+
+    class RunsOutLate:  # G's wake: its gathering wait "times out" only when the test says so
+        def __init__(self) -> None:
+            self.lock = real_lock()
+
+        def acquire(self, blocking: bool = True, timeout: float = -1) -> bool:
+            if timeout > 0:
+                late.wait(30)
+                return False
+            return bool(self.lock.acquire(blocking, timeout))
+
+        def release(self) -> None:
+            self.lock.release()
+
+    made: list[object] = []
+
+    def allocate() -> object:
+        lock = RunsOutLate() if not made else real_lock()
+        made.append(lock)
+        return lock
+
+    s = engine.store("s")
+    env = engine._env
+    real_batch = env._run_batch
+    in_batch = threading.Event()
+
+    def spy(batch: list[Any]) -> None:
+        if not in_batch.is_set():
+            in_batch.set()
+            _wait_until(lambda: len(env._queue) == 1)  # Z queues while F's batch runs
+        real_batch(batch)
+
+    def start(rid: str) -> threading.Thread:
+        t = threading.Thread(target=s.put, args=(rid, {}), daemon=True)
+        t.start()
+        return t
+
+    monkeypatch.setattr(engine_module, "_allocate_lock", allocate)
+    env._run_batch = spy  # type: ignore[method-assign]
+    env._writers = 3  # the next writer leads and gathers three
+    try:
+        g = start("g")
+        _wait_until(lambda: env._gather is not None)
+        threads = [g, start("a")]
+        _wait_until(lambda: len(env._queue) == 2)
+        threads.append(start("f"))  # fills the batch and runs it
+        in_batch.wait(30)
+        threads.append(start("z"))
+        _wait_until(lambda: env._gather is not None)  # z was handed the lead and gathers
+        late.set()
+        g.join(30)
+        assert not g.is_alive()
+        assert env._gather is not None, "z's gathering was cleared by g"
+        threads += [start(f"b{i}") for i in range(3)]  # fill z's batch
+        for t in threads:
+            t.join(30)
+        assert not any(t.is_alive() for t in threads)
+    finally:
+        late.set()
+        del env._run_batch
+    assert sorted(s.keys()) == ["a", "b0", "b1", "b2", "f", "g", "z"]
+
+
 def test_every_durable_writer_sees_its_own_write_committed_when_it_returns(tmp_path: pathlib.Path) -> None:
     with dse.open(tmp_path / "db", durable=True) as eng:
         s = eng.store("s")
