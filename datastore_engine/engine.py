@@ -55,6 +55,7 @@ import tempfile
 import threading
 import time
 import weakref
+from _thread import allocate_lock as _allocate_lock
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from threading import get_ident
@@ -213,14 +214,25 @@ _FULL_BELOW = 4 << 20  # free bytes under which a short write is blamed on a ful
 
 
 class _Req:
-    __slots__ = ("done", "error", "fn", "lead", "value")
+    """One write waiting for a group commit.
+
+    ``wake`` is created held and released once per hand-over: when the
+    request's batch is committed (``done``), or when its thread is handed the
+    lead. Each thread sleeps on its own request's lock, so a wake-up is one
+    futex wake of exactly the thread that has something to do (a shared
+    Condition woke every waiter on every arrival, and each woken thread took
+    the GIL only to go back to sleep).
+    """
+
+    __slots__ = ("done", "error", "fn", "value", "wake")
 
     def __init__(self, fn: Callable[[WriteCtx], Any]) -> None:
         self.fn = fn
         self.done = False
-        self.lead = False
         self.value: Any = None
         self.error: BaseException | None = None
+        self.wake = _allocate_lock()
+        self.wake.acquire()
 
 
 class _Env:
@@ -276,14 +288,16 @@ class _Env:
         self._marks: dict[int, int] = {}
         self._growing = False
         self._writes = 0
-        # Group commit.
-        # The group-commit gate. Holding _gc_lock is holding _gc: code that never
-        # waits takes the bare lock (C) rather than the Condition's Python __enter__.
+        # Group commit (durable engines). _gc_lock guards the fields below;
+        # nobody sleeps holding it. One thread at a time leads: runs a solo
+        # write, gathers a batch (_gather is its request while it waits for
+        # the queue to hold _want requests) or runs a batch.
         self._gc_lock = threading.Lock()
-        self._gc = threading.Condition(self._gc_lock)
         self._queue: list[_Req] = []
         self._leader = False
         self._writers = 0
+        self._gather: _Req | None = None
+        self._want = 0
         self.tls = _ThreadState()
         self.watchers = threading.Condition(threading.Lock())
         self.watching = 0  # threads inside watch.wait_for_change (changed under watchers' lock)
@@ -568,7 +582,8 @@ class _Env:
                 raise _translated(exc, "writing", path=self.path) from exc
         if self.tls.snap is not None:
             _refuse_write_in_snapshot()
-        gc = self._gc
+        batch = None
+        leading = False
         with self._gc_lock:
             if not self._leader:
                 self._leader = True
@@ -580,27 +595,32 @@ class _Env:
                 else:
                     # Several durable writers are active: lead a batch they can join.
                     req = _Req(fn)
-                    req.lead = True
                     self._queue.append(req)
+                    leading = True
             else:
                 req = _Req(fn)
-                self._queue.append(req)
-                gc.notify_all()  # a leader may be gathering a batch
-                while not req.done and not req.lead:
-                    gc.wait()
+                queue = self._queue
+                queue.append(req)
+                if self._gather is not None and len(queue) >= self._want:
+                    # This request fills the batch its leader is gathering: run
+                    # the batch here, in the thread that holds the GIL now, rather
+                    # than wake the leader to do it. The leader's own request is
+                    # in the batch; it sleeps on as a follower.
+                    self._gather = None
+                    batch, self._queue = queue, []
         if req is None:
             try:
                 return self._run_solo(fn)
             finally:
-                with self._gc_lock:
-                    self._writers = len(self._queue) + 1
-                    if self._queue:
-                        self._queue[0].lead = True
-                        gc.notify_all()
-                    else:
-                        self._leader = False
-        if not req.done:
-            self._lead()
+                self._hand_over(None, None)
+        if batch is not None:
+            self._commit(batch, req)
+        elif leading:
+            self._lead(req)
+        else:
+            req.wake.acquire()  # released when our batch is committed, or when we are handed the lead
+            if not req.done:
+                self._lead(req)
         if req.error is not None:
             raise req.error
         return req.value  # type: ignore[no-any-return]
@@ -623,38 +643,72 @@ class _Env:
                 raise
         raise StorageFull(f"the map of {self.path} could not grow enough for the write")  # pragma: no cover
 
-    def _lead(self) -> None:
-        gc = self._gc
-        with gc:
-            if self.durable:
-                # The writers released by the last commit are likely to come
-                # straight back: a durable commit costs a flush, so wait a
-                # moment (at most _GATHER_S) for them to join this batch rather
-                # than leave them for the next flush.
+    def _lead(self, req: _Req) -> None:
+        """Lead the next batch, ``req`` (this thread's, queued) among it: gather, run, hand over."""
+        if self.durable:
+            # The writers released by the last commit are likely to come
+            # straight back: a durable commit costs a flush, so wait a moment
+            # (at most _GATHER_S) for them to join this batch rather than leave
+            # them for the next flush. The writer that fills the batch runs it.
+            with self._gc_lock:
                 want = self._writers
-                deadline = time.monotonic() + _GATHER_S
-                while len(self._queue) < want:
-                    left = deadline - time.monotonic()
-                    if left <= 0:
-                        break
-                    gc.wait(left)
+                gathering = len(self._queue) < want
+                if gathering:
+                    self._gather, self._want = req, want
+            if gathering:
+                if req.wake.acquire(timeout=_GATHER_S):
+                    return  # the batch was filled, run and committed by its last writer
+                with self._gc_lock:
+                    # Filled as the wait ran out: its last writer is running it
+                    # (and may even have handed the lead on to a new gatherer,
+                    # whose _gather must stay).
+                    taken = self._gather is not req
+                    if not taken:
+                        self._gather = None
+                if taken:
+                    req.wake.acquire()
+                    return
+        with self._gc_lock:
             batch, self._queue = self._queue, []
+        self._commit(batch, req)
+
+    def _commit(self, batch: list[_Req], mine: _Req) -> None:
+        """Run ``batch`` (``mine`` is this thread's request), then wake its writers and hand over the lead."""
         try:
             self._run_batch(batch)
         finally:
-            with gc:
-                for req in batch:
-                    req.done = True
-                # Writers active now: this batch's (likely to write again) and those queued.
-                self._writers = len(batch) + len(self._queue)
-                if self._queue:
-                    self._queue[0].lead = True
-                else:
-                    self._leader = False
-                gc.notify_all()
+            self._hand_over(batch, mine)
+
+    def _hand_over(self, batch: list[_Req] | None, mine: _Req | None) -> None:
+        """After a commit: mark the batch done, wake its writers, give the lead to the first queued writer."""
+        with self._gc_lock:
+            # Writers active now: this batch's (likely to write again) and those queued.
+            self._writers = (len(batch) if batch else 1) + len(self._queue)
+            if self._queue:
+                nxt: _Req | None = self._queue[0]
+            else:
+                nxt = None
+                self._leader = False
+        if batch:
+            for req in batch:
+                req.done = True
+                if req is not mine:
+                    req.wake.release()
+        if nxt is not None:
+            nxt.wake.release()
 
     def _run_batch(self, batch: list[_Req]) -> None:
-        for _ in range(_MAX_RETRIES):
+        """Run the requests of one group commit in one transaction; each gets its value or error.
+
+        First optimistically, every request straight in the batch's
+        transaction. If one raises, that attempt is aborted and the batch runs
+        again with a savepoint (nested transaction) per request, so the bad
+        write fails alone. Savepoints on every batch cost a nested begin and
+        commit per request, and the common batch has no failure.
+        """
+        savepoints = False
+        grown = 0
+        while True:
             for req in batch:
                 req.value, req.error = None, None
             try:
@@ -665,16 +719,21 @@ class _Env:
                 return
             try:
                 with translate("writing", path=self.path):
-                    if len(batch) == 1:
-                        req = batch[0]
-                        try:
-                            req.value = req.fn(ctx)
-                        except lmdb.MapFullError:
-                            raise
-                        except BaseException as exc:
-                            req.error = exc
+                    if not savepoints:
+                        for req in batch:
+                            try:
+                                req.value = req.fn(ctx)
+                            except lmdb.MapFullError:
+                                raise
+                            except BaseException as exc:
+                                req.error = self._request_error(exc)
+                                break
+                        if any(req.error is not None for req in batch):
                             ctx.abort()
-                            return
+                            if len(batch) == 1:
+                                return
+                            savepoints = True
+                            continue
                     else:
                         for req in batch:
                             child = ctx.child()
@@ -685,13 +744,16 @@ class _Env:
                                 raise
                             except BaseException as exc:
                                 child.abort()
-                                req.error = exc
+                                req.error = self._request_error(exc)
                             else:
                                 child.commit()
                     ctx.commit()
                 return
             except lmdb.MapFullError:
                 ctx.abort()
+                grown += 1
+                if grown == _MAX_RETRIES:  # pragma: no cover - only if the disk cannot hold a doubled map
+                    break
                 self.grow()
             except BaseException as exc:
                 ctx.abort()
@@ -701,6 +763,14 @@ class _Env:
                 return
         for req in batch:  # pragma: no cover - only if the disk cannot hold a doubled map
             req.error = StorageFull(f"the map of {self.path} could not grow enough for the write")
+
+    def _request_error(self, exc: BaseException) -> BaseException:
+        """A request's own error, typed as a solo write would raise it (``_run_solo``)."""
+        if isinstance(exc, lmdb.Error):
+            err = _translated(exc, "writing", path=self.path)
+            err.__cause__ = exc
+            return err
+        return exc
 
     def release(self) -> None:
         self.refs -= 1

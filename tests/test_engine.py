@@ -7,11 +7,14 @@ import os
 import pathlib
 import sys
 import threading
+import time
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 
 import datastore_engine as dse
+from datastore_engine.keys import rid_bytes
 
 
 def test_everything_written_is_there_after_close_and_reopen(tmp_path: pathlib.Path) -> None:
@@ -259,6 +262,269 @@ def test_an_invalid_write_in_a_group_commit_batch_fails_alone(engine: dse.Engine
         t.join()
     assert outcomes == {0: "dup", 1: "ok", 2: "ok", 3: "ok", 4: "ok", 5: "ok"}
     assert len(s) == 6
+
+
+def _wait_until(cond: Callable[[], bool]) -> None:
+    """Poll ``cond``; a guard against hanging, not a timing assertion."""
+    deadline = time.monotonic() + 30
+    while not cond():
+        assert time.monotonic() < deadline, "gave up waiting"
+        time.sleep(0.001)
+
+
+def _one_batch(eng: dse.Engine, calls: list[Callable[[], Any]]) -> tuple[list[Any], list[int], int]:
+    """Run ``calls``, one thread each, so that they form one group-commit batch in this order.
+
+    A first write holds the write transaction open until every call is queued
+    behind it (started one at a time, so the queue's order is the list's).
+    Returns each call's result or exception, the size of every batch run, and
+    how many LMDB transactions were committed (the holder's and the batch's).
+    """
+    env = eng._env
+    sizes: list[int] = []
+    real = env._run_batch
+
+    def spy(batch: list[Any]) -> None:
+        sizes.append(len(batch))
+        real(batch)
+
+    hold, holding = threading.Event(), threading.Event()
+
+    def holder(ctx: Any) -> None:
+        ctx.txn.put(b"test:holder", b"1", db=ctx.dbs["meta"])
+        holding.set()
+        hold.wait(30)
+
+    results: list[Any] = [None] * len(calls)
+
+    def run(i: int) -> None:
+        try:
+            results[i] = calls[i]()
+        except BaseException as exc:
+            results[i] = exc
+
+    txnid = env.env.info()["last_txnid"]
+    env._run_batch = spy  # type: ignore[method-assign]
+    try:
+        first = threading.Thread(target=env.run_write, args=(holder,))
+        first.start()
+        holding.wait(30)
+        threads = []
+        for i in range(len(calls)):
+            threads.append(threading.Thread(target=run, args=(i,)))
+            threads[-1].start()
+            _wait_until(lambda: len(env._queue) == i + 1)  # noqa: B023 - read before i changes
+        hold.set()
+        for t in [first, *threads]:
+            t.join()
+    finally:
+        del env._run_batch
+    return results, sizes, env.env.info()["last_txnid"] - txnid
+
+
+@pytest.mark.parametrize("bad", [0, 2, 4])
+def test_a_failing_write_anywhere_in_a_batch_fails_alone_and_the_batch_commits_once(
+    engine: dse.Engine, bad: int
+) -> None:
+    s = engine.store("s")
+    s.put("dup", {})
+    calls: list[Callable[[], Any]] = [
+        (lambda: s.add({}, rid="dup")) if i == bad else (lambda i=i: s.put(f"ok{i}", {"i": i}))  # type: ignore[misc]
+        for i in range(5)
+    ]
+    results, sizes, commits = _one_batch(engine, calls)
+    assert sizes == [5]
+    assert commits == 2  # the holder's commit and one for the whole batch
+    assert isinstance(results[bad], dse.DuplicateKey)
+    assert all(isinstance(r, str) for i, r in enumerate(results) if i != bad)
+    assert sorted(s.keys()) == sorted(["dup", *(f"ok{i}" for i in range(5) if i != bad)])
+    assert s.get("dup") == {}
+
+
+def test_a_failing_request_leaves_none_of_its_writes_and_later_ones_see_earlier_ones(engine: dse.Engine) -> None:
+    s = engine.store("s")
+    env = engine._env
+
+    def partial(ctx: Any) -> None:
+        ctx.txn.put(b"test:partial", b"1", db=ctx.dbs["meta"])
+        raise RuntimeError("half done")
+
+    results, sizes, commits = _one_batch(
+        engine,
+        [
+            lambda: s.put("a", {"n": 1}),
+            lambda: env.run_write(partial),
+            lambda: s.merge("a", {"m": 2}),  # sees "a", written earlier in the same batch
+        ],
+    )
+    assert sizes == [3] and commits == 2
+    assert isinstance(results[1], RuntimeError) and str(results[1]) == "half done"
+    assert s.get("a") == {"n": 1, "m": 2}
+    assert env.get_one(b"test:partial", env.dbs["meta"]) is None
+
+
+def test_an_lmdb_error_in_a_batch_is_typed_as_for_a_single_write(engine: dse.Engine) -> None:
+    s = engine.store("s")
+    env = engine._env
+
+    def oversized_key(ctx: Any) -> None:
+        ctx.txn.put(b"k" * 4096, b"v", db=ctx.dbs["meta"])
+
+    with pytest.raises(dse.LimitExceeded):
+        env.run_write(oversized_key)  # alone
+    results, sizes, _ = _one_batch(engine, [lambda: s.put("a", {}), lambda: env.run_write(oversized_key)])
+    assert sizes == [2]
+    assert isinstance(results[1], dse.LimitExceeded)
+    assert "a" in s
+
+
+def test_a_batch_that_fills_the_map_grows_it_and_commits_every_write(tmp_path: pathlib.Path) -> None:
+    with dse.open(tmp_path / "db", durable=True, map_size=1 << 20) as eng:
+        s = eng.store("s")
+        before = eng._env.env.info()["map_size"]
+        blob = "x" * 300_000
+        results, sizes, _ = _one_batch(eng, [lambda i=i: s.put(f"d{i}", {"b": blob}) for i in range(4)])  # type: ignore[misc]
+        assert sizes == [4]
+        assert all(isinstance(r, str) for r in results), results
+        assert eng._env.env.info()["map_size"] > before
+        assert sorted(s.keys()) == ["d0", "d1", "d2", "d3"]
+
+
+def test_the_writer_that_fills_a_gathering_batch_runs_it(engine: dse.Engine, monkeypatch: pytest.MonkeyPatch) -> None:
+    from datastore_engine import engine as engine_module
+
+    monkeypatch.setattr(engine_module, "_GATHER_S", 60.0)  # the leader waits for a full batch
+    s = engine.store("s")
+    env = engine._env
+    runs: list[tuple[int, int]] = []
+    real = env._run_batch
+
+    def spy(batch: list[Any]) -> None:
+        runs.append((threading.get_ident(), len(batch)))
+        real(batch)
+
+    idents: dict[str, int] = {}
+
+    def put(rid: str) -> None:
+        idents[rid] = threading.get_ident()
+        s.put(rid, {})
+
+    env._run_batch = spy  # type: ignore[method-assign]
+    env._writers = 3  # as after a batch of three: the next writer leads and gathers three
+    try:
+        threads = [threading.Thread(target=put, args=(rid,)) for rid in ("a", "b", "c")]
+        threads[0].start()
+        _wait_until(lambda: env._gather is not None)
+        threads[1].start()
+        _wait_until(lambda: len(env._queue) == 2)
+        assert env._gather is not None and not runs  # still gathering
+        threads[2].start()
+        for t in threads:
+            t.join()
+    finally:
+        del env._run_batch
+    assert runs == [(idents["c"], 3)]  # one batch, run by the writer that filled it
+    assert sorted(s.keys()) == ["a", "b", "c"]
+    assert not env._leader and env._gather is None and not env._queue
+
+
+def test_a_leader_whose_wait_runs_out_late_leaves_the_next_leaders_gathering_alone(
+    engine: dse.Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Regression: G gathers; F fills the batch and runs it; Z, queued meanwhile, is handed
+    the lead and gathers; only then does G see its wait run out. G must not clear Z's
+    gathering (nobody would then run Z's batch: every writer slept forever)."""
+    from datastore_engine import engine as engine_module
+
+    monkeypatch.setattr(engine_module, "_GATHER_S", 60.0)
+    real_lock = engine_module._allocate_lock
+    late = threading.Event()
+
+    class RunsOutLate:  # G's wake: its gathering wait "times out" only when the test says so
+        def __init__(self) -> None:
+            self.lock = real_lock()
+
+        def acquire(self, blocking: bool = True, timeout: float = -1) -> bool:
+            if timeout > 0:
+                late.wait(30)
+                return False
+            return bool(self.lock.acquire(blocking, timeout))
+
+        def release(self) -> None:
+            self.lock.release()
+
+    made: list[object] = []
+
+    def allocate() -> object:
+        lock = RunsOutLate() if not made else real_lock()
+        made.append(lock)
+        return lock
+
+    s = engine.store("s")
+    env = engine._env
+    real_batch = env._run_batch
+    in_batch = threading.Event()
+
+    def spy(batch: list[Any]) -> None:
+        if not in_batch.is_set():
+            in_batch.set()
+            _wait_until(lambda: len(env._queue) == 1)  # Z queues while F's batch runs
+        real_batch(batch)
+
+    def start(rid: str) -> threading.Thread:
+        t = threading.Thread(target=s.put, args=(rid, {}), daemon=True)
+        t.start()
+        return t
+
+    monkeypatch.setattr(engine_module, "_allocate_lock", allocate)
+    env._run_batch = spy  # type: ignore[method-assign]
+    env._writers = 3  # the next writer leads and gathers three
+    try:
+        g = start("g")
+        _wait_until(lambda: env._gather is not None)
+        threads = [g, start("a")]
+        _wait_until(lambda: len(env._queue) == 2)
+        threads.append(start("f"))  # fills the batch and runs it
+        in_batch.wait(30)
+        threads.append(start("z"))
+        _wait_until(lambda: env._gather is not None)  # z was handed the lead and gathers
+        late.set()
+        g.join(30)
+        assert not g.is_alive()
+        assert env._gather is not None, "z's gathering was cleared by g"
+        threads += [start(f"b{i}") for i in range(3)]  # fill z's batch
+        for t in threads:
+            t.join(30)
+        assert not any(t.is_alive() for t in threads)
+    finally:
+        late.set()
+        del env._run_batch
+    assert sorted(s.keys()) == ["a", "b0", "b1", "b2", "f", "g", "z"]
+
+
+def test_every_durable_writer_sees_its_own_write_committed_when_it_returns(tmp_path: pathlib.Path) -> None:
+    with dse.open(tmp_path / "db", durable=True) as eng:
+        s = eng.store("s")
+        env = eng._env
+        missing: list[str] = []
+        barrier = threading.Barrier(4)
+
+        def work(t: int) -> None:
+            barrier.wait()
+            for i in range(40):
+                rid = f"t{t}-{i}"
+                s.add({"i": i}, rid=rid)
+                with env.reading() as txn:  # a fresh read transaction sees only committed data
+                    if txn.get(s._state.prefix + rid_bytes(rid), db=env.dbs["docs"]) is None:
+                        missing.append(rid)
+
+        threads = [threading.Thread(target=work, args=(t,)) for t in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert not missing
+        assert len(s) == 160
 
 
 @pytest.mark.skipif(sys.platform == "win32", reason="fork is POSIX")
