@@ -80,9 +80,6 @@ MAX_METADATA_BYTES = 8 << 10
 _U64 = struct.Struct(">Q")
 _SEQ = struct.Struct(">I")
 _HEADER = struct.Struct(">QQII")  # refs, size, chunk count, chunk size
-#: The blob header's layout and length, for a reader that checks the length itself.
-BLOB_HEADER = _HEADER
-BLOB_HEADER_BYTES = _HEADER.size
 
 # -- bucket names --------------------------------------------------------------------
 
@@ -217,9 +214,13 @@ def pack_blob_header(*, refs: int, size: int, chunks: int, chunk_size: int = CHU
     return _HEADER.pack(refs, size, chunks, chunk_size)
 
 
-def unpack_blob_header(raw: bytes, *, what: str = "") -> tuple[int, int, int, int]:
-    """Decode a blob header: ``(refs, size, chunks, chunk_size)``."""
+def unpack_blob_header(raw: bytes, *, blob_id: int) -> tuple[int, int, int, int]:
+    """Decode blob ``blob_id``'s header: ``(refs, size, chunks, chunk_size)``.
+
+    The error label is formatted only on error: this runs on every object get.
+    """
     if len(raw) != _HEADER.size:
+        what = f"blob {blob_id}"
         raise CorruptData(
             f"blob header {what} has {len(raw)} bytes, expected {_HEADER.size}", key=what
         )

@@ -214,7 +214,7 @@ def _release_blob(ctx: WriteCtx, blob_id: int) -> None:
     raw = ctx.txn.get(key, db=db)
     if raw is None:
         return  # already gone: check() reports the dangling manifest, deleting it must still work
-    refs, size, chunks, chunk_size = bk.unpack_blob_header(raw, what=f"blob {blob_id}")
+    refs, size, chunks, chunk_size = bk.unpack_blob_header(raw, blob_id=blob_id)
     if refs > 1:
         ctx.txn.put(
             key,
@@ -627,10 +627,7 @@ def _open_object(
     header = txn.get(bk.blob_key(blob_id), db=db)
     if header is None:  # one transaction: not a concurrent replace, a dangling manifest
         raise CorruptData(f"object {name!r}: its content (blob {blob_id}) is missing", key=name)
-    if len(header) == bk.BLOB_HEADER_BYTES:
-        _refs, blob_size, nchunks, _cs = bk.BLOB_HEADER.unpack(header)
-    else:
-        _refs, blob_size, nchunks, _cs = bk.unpack_blob_header(header, what=f"blob {blob_id}")
+    _refs, blob_size, nchunks, _cs = bk.unpack_blob_header(header, blob_id=blob_id)
     if blob_size != size:
         raise CorruptData(
             f"object {name!r}: manifest says {size} bytes, its content has {blob_size}", key=name
@@ -779,7 +776,7 @@ class Bucket:
                     f"object {source_name!r}: its content (blob {blob_id}) is missing",
                     key=source_name,
                 )
-            refs, size, nchunks, chunk_size = bk.unpack_blob_header(header, what=f"blob {blob_id}")
+            refs, size, nchunks, chunk_size = bk.unpack_blob_header(header, blob_id=blob_id)
             # Count the new reference before dropping the target's old one: copying onto itself works.
             ctx.txn.put(
                 bk.blob_key(blob_id),
@@ -1133,7 +1130,7 @@ def check(engine: Engine) -> list[str]:
     for key, raw in _scan(env, "chunks"):
         blob_id = bk.blob_id_of(key)
         if len(key) == 8:
-            headers[blob_id] = bk.unpack_blob_header(raw, what=f"blob {blob_id}")
+            headers[blob_id] = bk.unpack_blob_header(raw, blob_id=blob_id)
             continue
         stats = found.setdefault(blob_id, [0, 0, 1])
         if bk.seq_of(key) != stats[0]:
