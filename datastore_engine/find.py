@@ -92,8 +92,7 @@ def _check_filter(filter: object) -> str:
 
 
 def _check_window(start: object, count: object) -> tuple[int, int]:
-    if type(start) is int and type(count) is int and start >= 0 and 0 <= count <= MAX_FIND_COUNT:
-        return start, count  # the common case, in one test
+    """``(start, count)`` checked; find() tests the common case (plain ints in range) inline first."""
     if not isinstance(start, int) or isinstance(start, bool) or start < 0:
         raise ValidationError(f"start must be an int >= 0, got {start!r}")
     if not isinstance(count, int) or isinstance(count, bool) or count < 0:
@@ -300,7 +299,7 @@ def find(
     # The indexed lookup (path eq "literal") is recognised first: it skips the parser.
     lookup = string_eq(filter) if type(filter) is str and not sort and not case_insensitive else None
     if not (type(start) is int and type(count) is int and start >= 0 and 0 <= count <= MAX_FIND_COUNT):
-        start, count = _check_window(start, count)  # raises (the common case is tested inline)
+        start, count = _check_window(start, count)  # raises, or takes an int subclass
     if lookup is None:
         filter = _check_filter(filter)
         _parsed(filter)  # refuse a filter that does not parse before reading anything

@@ -129,12 +129,13 @@ class Store:
         # instructions of a ~75k indexed lookup). Only read-only transactions
         # are remembered; a write transaction's id is always past every
         # committed one, so it never matches.
-        if txn.id() == state.extra.get("read_txn"):
+        snapshot = txn.id()
+        if snapshot == state.extra.get("read_txn"):
             return state
         state = catalog.refresh_read(txn, self._dbs, state)
         self._state = state
         if self._env.read_only(txn):
-            state.extra["read_txn"] = txn.id()
+            state.extra["read_txn"] = snapshot
         return state
 
     def _write_state(self, ctx: WriteCtx) -> StoreState:
@@ -561,7 +562,6 @@ class Store:
         transform: Callable[[Any], Any] | None,
         verified: bytes | None = None,
     ) -> str:
-        # Fast path: a brand-new document in a plain store is one conditional put.
         state = self._write_state(ctx)
         prefix = state.prefix
         counters = ctx.counter(prefix)
