@@ -213,6 +213,14 @@ _FULL_BELOW = 4 << 20  # free bytes under which a short write is blamed on a ful
 # --- the shared environment -------------------------------------------------------
 
 
+class _BatchInterrupted(Exception):
+    """An interrupt (its ``__cause__``) struck the thread running a batch; ``committed`` says if the batch was."""
+
+    def __init__(self, *, committed: bool) -> None:
+        super().__init__("interrupted while running a group commit")
+        self.committed = committed
+
+
 class _Req:
     """One write waiting for a group commit.
 
@@ -298,6 +306,7 @@ class _Env:
         self._writers = 0
         self._gather: _Req | None = None
         self._want = 0
+        self._holder: _Req | None = None  # the queued request whose thread was given (or gathers for) the lead
         self.tls = _ThreadState()
         self.watchers = threading.Condition(threading.Lock())
         self.watching = 0  # threads inside watch.wait_for_change (changed under watchers' lock)
@@ -596,6 +605,7 @@ class _Env:
                     # Several durable writers are active: lead a batch they can join.
                     req = _Req(fn)
                     self._queue.append(req)
+                    self._holder = req
                     leading = True
             else:
                 req = _Req(fn)
@@ -613,14 +623,18 @@ class _Env:
                 return self._run_solo(fn)
             finally:
                 self._hand_over(None, None)
-        if batch is not None:
-            self._commit(batch, req)
-        elif leading:
-            self._lead(req)
-        else:
-            req.wake.acquire()  # released when our batch is committed, or when we are handed the lead
-            if not req.done:
+        try:
+            if batch is not None:
+                self._commit(batch, req)
+            elif leading:
                 self._lead(req)
+            else:
+                req.wake.acquire()  # released when our batch is committed, or when we are handed the lead
+                if not req.done:
+                    self._lead(req)
+        except BaseException:  # Ctrl-C (KeyboardInterrupt) while queued, gathering or about to lead
+            self._withdraw(req)
+            raise
         if req.error is not None:
             raise req.error
         return req.value  # type: ignore[no-any-return]
@@ -672,10 +686,52 @@ class _Env:
             batch, self._queue = self._queue, []
         self._commit(batch, req)
 
+    def _withdraw(self, req: _Req) -> None:
+        """Take an interrupted writer's request out of the group commit.
+
+        Still queued (not yet taken into a batch), it is dropped, so its write
+        never happens, and a lead it was given passes to the next queued
+        writer: nobody is left waiting for a leader that will not come. Taken
+        into a batch, it stays there: that batch's runner commits it and wakes
+        nobody who is not waiting.
+        """
+        nxt = None
+        with self._gc_lock:
+            if req not in self._queue:
+                return
+            self._queue.remove(req)
+            if self._gather is req:
+                self._gather = None
+            if self._holder is req:
+                if self._queue:
+                    nxt = self._holder = self._queue[0]
+                else:
+                    self._holder = None
+                    self._leader = False
+        if nxt is not None:
+            nxt.wake.release()
+
     def _commit(self, batch: list[_Req], mine: _Req) -> None:
-        """Run ``batch`` (``mine`` is this thread's request), then wake its writers and hand over the lead."""
+        """Run ``batch`` (``mine`` is this thread's request), then wake its writers and hand over the lead.
+
+        An interrupt raised in this thread while it runs the batch (Ctrl-C:
+        KeyboardInterrupt, or SystemExit) is this thread's alone: the other
+        writers' requests still run and commit, this thread's own request is
+        dropped unless the batch had already committed, and the interrupt is
+        raised to this thread's caller (as ``mine.error``).
+        """
+        todo = batch
         try:
-            self._run_batch(batch)
+            while todo:
+                try:
+                    self._run_batch(todo)
+                    break
+                except _BatchInterrupted as stop:
+                    assert stop.__cause__ is not None
+                    mine.error = stop.__cause__
+                    if stop.committed:
+                        break
+                    todo = [req for req in todo if req is not mine]
         finally:
             self._hand_over(batch, mine)
 
@@ -689,6 +745,7 @@ class _Env:
             else:
                 nxt = None
                 self._leader = False
+            self._holder = nxt
         if batch:
             for req in batch:
                 req.done = True
@@ -713,10 +770,12 @@ class _Env:
                 req.value, req.error = None, None
             try:
                 ctx = self.begin_write()
-            except BaseException as exc:
+            except Exception as exc:
                 for req in batch:
                     req.error = exc
                 return
+            except BaseException as exc:
+                raise _BatchInterrupted(committed=False) from exc
             try:
                 with translate("writing", path=self.path):
                     if not savepoints:
@@ -725,7 +784,7 @@ class _Env:
                                 req.value = req.fn(ctx)
                             except lmdb.MapFullError:
                                 raise
-                            except BaseException as exc:
+                            except Exception as exc:
                                 req.error = self._request_error(exc)
                                 break
                         if any(req.error is not None for req in batch):
@@ -744,6 +803,8 @@ class _Env:
                                 raise
                             except BaseException as exc:
                                 child.abort()
+                                if not isinstance(exc, Exception):
+                                    raise
                                 req.error = self._request_error(exc)
                             else:
                                 child.commit()
@@ -755,12 +816,14 @@ class _Env:
                 if grown == _MAX_RETRIES:  # pragma: no cover - only if the disk cannot hold a doubled map
                     break
                 self.grow()
-            except BaseException as exc:
+            except Exception as exc:
                 ctx.abort()
                 for req in batch:
                     if req.error is None:
                         req.error = exc
                 return
+            except BaseException as exc:  # an interrupt in this thread, not a request's failure
+                raise _BatchInterrupted(committed=ctx.settle()) from exc
         for req in batch:  # pragma: no cover - only if the disk cannot hold a doubled map
             req.error = StorageFull(f"the map of {self.path} could not grow enough for the write")
 
@@ -837,7 +900,7 @@ class WriteCtx:
     and callbacks fold into the parent only when they commit.
     """
 
-    __slots__ = ("_done", "after_commit", "broken", "counters", "dbs", "env", "parent", "txn", "versions")
+    __slots__ = ("_done", "aborted", "after_commit", "broken", "counters", "dbs", "env", "parent", "txn", "versions")
 
     def __init__(self, env: _Env, txn: Any, parent: WriteCtx | None) -> None:
         self.env = env
@@ -849,6 +912,7 @@ class WriteCtx:
         self.versions: dict[str, int] = {}
         self.broken = False
         self._done = False
+        self.aborted = False
 
     def child(self) -> WriteCtx:
         """A nested transaction: a savepoint that can abort alone."""
@@ -906,10 +970,31 @@ class WriteCtx:
             with self.env.watchers:
                 self.env.watchers.notify_all()
 
+    def settle(self) -> bool:
+        """After an interrupt (Ctrl-C) somewhere in a write: whether it committed; if not, abort it.
+
+        The interrupt may have struck anywhere, even just after LMDB's commit
+        returned, so the transaction itself is asked: one this context neither
+        aborted nor left open was committed.
+        """
+        if self.aborted:
+            return False
+        try:
+            self.txn.id()
+        except lmdb.Error:  # closed: committed (aborts go through abort(), which marks them)
+            return True
+        self.txn.abort()
+        if not self._done:  # else commit() was interrupted before LMDB's commit, and its finally left
+            self._done = True
+            if self.parent is None:
+                self.env.leave()
+        return False
+
     def abort(self) -> None:
         if self._done:
             return
         self._done = True
+        self.aborted = True
         try:
             self.txn.abort()
         finally:
