@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import io
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -14,6 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import datastore_engine as dse
+from datastore_engine.cli import main
 from datastore_engine.sync import (
     CollectResult,
     collect_attachments,
@@ -21,6 +23,7 @@ from datastore_engine.sync import (
     put_attachment,
     replicate,
 )
+from datastore_engine.sync._collect import DEFAULT_GRACE
 
 pytest_plugins = ["pouchdb_server"]
 
@@ -300,3 +303,9 @@ def test_collection_keeps_exactly_what_kept_revisions_name(ops: list[tuple[Any, 
                 named.add(att["object"])
         assert {o.name for o in bucket.list()} == named == set(result.kept)
         assert result.pending == ()
+
+
+def test_the_command_line_help_states_the_library_default_grace() -> None:
+    out = io.StringIO()
+    assert main(["collect-attachments", "--help"], stdout=out) == 0
+    assert f"default {DEFAULT_GRACE:g}," in " ".join(out.getvalue().split())
