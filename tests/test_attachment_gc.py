@@ -113,6 +113,13 @@ def test_a_tombstone_that_carries_attachments_keeps_them(store: dse.Store) -> No
     assert collect_attachments(store, grace=0).kept == (att["object"],)
 
 
+def test_a_password_protected_document_keeps_its_attachments(store: dse.Store) -> None:
+    store.put("secret", {"n": 1}, password="pw")
+    put_attachment(store, "secret", "a.txt", b"private", password="pw")
+    assert len(collect_attachments(store, grace=0).kept) == 1  # no password needed to count
+    assert get_attachment(store, "secret", "a.txt", password="pw") == b"private"
+
+
 def test_objects_of_app_buckets_are_never_removed(engine: dse.Engine, store: dse.Store) -> None:
     media = engine.bucket("media")
     media.put("img/a.jpg", b"jpeg")
@@ -210,6 +217,31 @@ def test_reusing_an_old_unreferenced_blob_makes_it_young_again(
     monkeypatch.setattr(dse.Store, "put", put)
     put_attachment(store, "new", "a.txt", b"same content")
     assert results[0].removed == ()
+    assert get_attachment(store, "new", "a.txt") == b"same content"
+
+
+def test_a_blob_reused_between_the_snapshot_and_the_sweep_is_not_deleted(
+    store: dse.Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    put_attachment(store, "gone", "a.txt", b"same content")
+    obj = entry(store, "gone", "a.txt")["object"]
+    store.delete("gone")
+    later = time.time_ns() + 2 * 3600 * 10**9  # two hours on: the object is old and unreferenced
+    monkeypatch.setattr(time, "time_ns", lambda: later)
+    monkeypatch.setattr(time, "time", lambda: later / 1e9)
+    # The sweep's write transaction is the first engine.transaction() of the collection:
+    # just before it, a write attaches the same content again (blob reused, then revision).
+    real_transaction = dse.Engine.transaction
+    raced: list[str] = []
+
+    def transaction(self: dse.Engine) -> Any:
+        if not raced:
+            raced.append(put_attachment(store, "new", "a.txt", b"same content"))
+        return real_transaction(self)
+
+    monkeypatch.setattr(dse.Engine, "transaction", transaction)
+    result = collect_attachments(store)
+    assert raced and result.removed == () and result.pending == (obj,)
     assert get_attachment(store, "new", "a.txt") == b"same content"
 
 
