@@ -53,6 +53,7 @@ from .cli_commands import (
     cmd_blob_rm,
     cmd_blob_stat,
     cmd_check,
+    cmd_collect_attachments,
     cmd_delete,
     cmd_demo,
     cmd_export,
@@ -317,6 +318,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--continuous", action="store_true", help="keep following changes until Ctrl-C")
     p.add_argument("--timeout", type=float, default=30.0, metavar="SECONDS",
                    help="give up on an unanswering peer after this long (default 30)")  # fmt: skip
+    p = cmds.add(
+        "collect-attachments",
+        cmd_collect_attachments,
+        "delete a store's attachment blobs that no kept revision names (like CouchDB compaction)",
+    )
+    p.add_argument("store", help="store name")
+    p.add_argument("--dry-run", action="store_true", help="only report what would be deleted")
+    p.add_argument("--grace", type=float, metavar="SECONDS",
+                   help="keep blobs written less than this long ago: a revision may be about "
+                        "to name them (default 3600, an hour)")  # fmt: skip
     return parser
 
 

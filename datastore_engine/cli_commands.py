@@ -37,6 +37,7 @@ __all__ = [
     "cmd_blob_rm",
     "cmd_blob_stat",
     "cmd_check",
+    "cmd_collect_attachments",
     "cmd_delete",
     "cmd_demo",
     "cmd_export",
@@ -458,6 +459,21 @@ def cmd_sync(ctx: Ctx) -> Out:
             if bar is not None:
                 bar.close()
     return Out(result.to_dict(), lambda v: record({k: v[k] for k in v if k != "parts"}))
+
+
+def cmd_collect_attachments(ctx: Ctx) -> Out:
+    from .sync import collect_attachments
+
+    a = ctx.args
+    grace = {} if a.grace is None else {"grace": a.grace}  # None: the library's default
+    result = collect_attachments(ctx.store(a.store), dry_run=a.dry_run, **grace)
+
+    def render(v: Any) -> str:
+        counts = record({k: len(x) if isinstance(x, list) else x for k, x in v.items()})
+        heading = "would remove:" if v["dry_run"] else "removed:"
+        return "\n".join([counts, "", heading, *v["removed"]]) if v["removed"] else counts
+
+    return Out(result.to_dict(), render)
 
 
 @contextlib.contextmanager

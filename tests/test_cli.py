@@ -376,6 +376,28 @@ def test_sync_to_an_unreachable_peer_is_a_clear_error(run: Run) -> None:
     assert run("sync", "s", "http://x/db", "--push", "--pull").code == 2
 
 
+def test_collect_attachments_reports_then_deletes_unreferenced_blobs(run: Run, db: Path) -> None:
+    from datastore_engine.sync import get_attachment, put_attachment
+
+    ok(run("put", "s", "a", "{}"))
+    with dse.open(db) as engine:
+        store = engine.store("s")
+        put_attachment(store, "a", "old.txt", b"old")
+        put_attachment(store, "b", "kept.txt", b"kept")
+        store.delete("a")
+    pending = ok(run("collect-attachments", "s")).json  # within the default hour of grace
+    assert (len(pending["pending"]), len(pending["kept"]), pending["removed"]) == (1, 1, [])
+    dry = ok(run("collect-attachments", "s", "--grace", "0", "--dry-run")).json
+    assert dry["dry_run"] and dry["removed"] == pending["pending"] and dry["bytes_freed"] == 3
+    shown = ok(run("collect-attachments", "s", "--grace", "0", tty=True)).out
+    assert "would remove:" not in shown and f"removed:\n{dry['removed'][0]}" in shown
+    assert ok(run("collect-attachments", "s", "--grace", "0")).json["removed"] == []
+    with dse.open(db) as engine:
+        assert get_attachment(engine.store("s"), "b", "kept.txt") == b"kept"
+    error(run("collect-attachments", "nope"), 1, "nope")
+    error(run("collect-attachments", "s", "--grace", "-1"), 2, "grace")
+
+
 # --- terminal output -------------------------------------------------------------------------------
 
 

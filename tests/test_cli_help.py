@@ -31,7 +31,7 @@ def test_the_walk_finds_every_documented_command() -> None:
         "put", "get", "merge", "delete", "keys", "find", "search",
         "index", "index create", "index drop", "index list",
         "blob", "blob ls", "blob put", "blob get", "blob stat", "blob rm", "blob cp",
-        "import", "export", "backup", "stats", "check", "demo", "sync",
+        "import", "export", "backup", "stats", "check", "demo", "sync", "collect-attachments",
     }  # fmt: skip
     assert names == expected
 

@@ -14,8 +14,10 @@ bucket ``att-<store uuid>`` (see :func:`bucket_name`) under a name made from
 its MD5, so equal content is stored once however many revisions and documents
 use it (and a peer's stub, which names only the digest, finds it). An entry
 may instead point at any ``bucket``/``object`` the app owns; ``digest`` and
-``length`` are then computed when pushed. Attachment blobs are not removed
-when documents are deleted (no garbage collection yet).
+``length`` are then computed when pushed. Objects of the store's bucket stay
+when documents are deleted or attachments replaced (a revision may still name
+them); :func:`collect_attachments` deletes those no kept revision names, and
+never touches other buckets.
 
 On the wire (``_bulk_docs``/``_bulk_get``) an attachment is inline base64 data,
 or a *stub* (``"stub": true`` with its digest) when the peer is known to have
@@ -36,6 +38,7 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
+import time
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -49,6 +52,9 @@ if TYPE_CHECKING:
 __all__ = ["bucket_name", "from_wire", "get_attachment", "put_attachment", "to_wire"]
 
 FIELD = "_attachments"
+#: An existing attachment object reused by a write is touched (its modification time
+#: refreshed) when older than this many seconds; see :func:`_reuse`.
+TOUCH_AFTER_S = 60.0
 
 
 def bucket_name(store: Store) -> str:
@@ -69,7 +75,7 @@ def _save(store: Store, data: bytes, content_type: str) -> dict[str, Any]:
     md5 = hashlib.md5(data, usedforsecurity=False).digest()
     bucket = store.engine.bucket(bucket_name(store))
     name = _object_of(md5)
-    if not bucket.exists(name):
+    if not _reuse(bucket, name):
         bucket.put(name, data, content_type=content_type)
     return {
         "content_type": content_type,
@@ -78,6 +84,30 @@ def _save(store: Store, data: bytes, content_type: str) -> dict[str, Any]:
         "bucket": bucket.name,
         "object": name,
     }
+
+
+def _reuse(bucket: Bucket, name: str) -> bool:
+    """True if object ``name`` exists and now counts as just written; False: put it.
+
+    The blob is written before the revision naming it, in another transaction,
+    so :func:`~datastore_engine.sync.collect_attachments` spares objects younger than its grace
+    period. Reusing an old (maybe unreferenced) object must therefore make it
+    young again: its modification time is refreshed by copying it onto itself
+    (the content is shared, not copied) unless it is younger than
+    ``TOUCH_AFTER_S``, which keeps a burst of writes of one content to one read each.
+    """
+    try:
+        info = bucket.stat(name)
+    except NotFound:
+        return False
+    modified = info.last_modified
+    if modified is not None and time.time() - modified.timestamp() < TOUCH_AFTER_S:
+        return True
+    try:
+        bucket.copy_to(bucket.name, name, name)
+    except NotFound:  # collected between the stat and the copy: write it again
+        return False
+    return True
 
 
 def put_attachment(
