@@ -198,7 +198,7 @@ def test_a_blob_uploaded_for_a_revision_not_yet_written_survives(
 
 
 def test_reusing_an_old_unreferenced_blob_makes_it_young_again(
-    store: dse.Store, monkeypatch: pytest.MonkeyPatch
+    store: dse.Store, monkeypatch: pytest.MonkeyPatch, collect_before_put: list[CollectResult]
 ) -> None:
     put_attachment(store, "gone", "a.txt", b"same content")
     store.delete("gone")  # the object is unreferenced, and soon old
@@ -207,16 +207,8 @@ def test_reusing_an_old_unreferenced_blob_makes_it_young_again(
     later = time.time_ns() + 2 * 3600 * 10**9
     monkeypatch.setattr(time, "time_ns", lambda: later)
     monkeypatch.setattr(time, "time", lambda: later / 1e9)
-    results: list[CollectResult] = []
-    real_put: Callable[..., str] = dse.Store.put
-
-    def put(self: dse.Store, rid: str, doc: Any, **kwargs: Any) -> str:
-        results.append(collect_attachments(self))
-        return real_put(self, rid, doc, **kwargs)
-
-    monkeypatch.setattr(dse.Store, "put", put)
     put_attachment(store, "new", "a.txt", b"same content")
-    assert results[0].removed == ()
+    assert collect_before_put[-1].removed == ()
     assert get_attachment(store, "new", "a.txt") == b"same content"
 
 
