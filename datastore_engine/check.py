@@ -161,7 +161,7 @@ def _documents(
                 body = decode(memoryview(raw)[header.body_offset :], key=rid)
             except CorruptData as exc:
                 problems.append(f"{seen.label}: document {rid!r}: {exc}")
-        if not header.hist:
+        if not header.history:
             problems.append(f"{seen.label}: document {rid!r} has no revision history")
             continue
         seen.records[rid_b] = (header.seq, header.rev, header.deleted)

@@ -30,7 +30,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from . import access, catalog, changes, codec, paths
-from .codec import FLAG_CONFLICTS, FLAG_DELETED, FLAG_PROTECTED, pack_record, read_header
+from .codec import DIGEST, FLAG_CONFLICTS, FLAG_DELETED, FLAG_PROTECTED, pack_record, read_header
 from .errors import (
     Conflict,
     DuplicateKey,
@@ -623,10 +623,10 @@ class Store:
             index.maintain(ctx, state, rid_b, None if old_doc is _MISSING else old_doc,
                            None if deleting else doc)  # fmt: skip
 
-        parent = header.hist[0] if header is not None and header.hist else b""
+        parent = header.history[:DIGEST] if header is not None else b""
         dig = changes.digest(parent, deleting, body)
         gen = header.gen + 1 if header is not None else 1
-        hist = (dig, *header.hist[: changes.REVS_LIMIT - 1]) if header is not None else (dig,)
+        hist = dig + header.history[: (changes.REVS_LIMIT - 1) * DIGEST] if header is not None else dig
         flags = FLAG_DELETED if deleting else 0
         if header is not None and header.flags & FLAG_CONFLICTS:
             flags |= FLAG_CONFLICTS

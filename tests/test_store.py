@@ -248,8 +248,8 @@ def test_revision_history_is_bounded_by_revs_limit(engine: dse.Engine, monkeypat
 
     monkeypatch.setattr(changes, "REVS_LIMIT", 5)
     s = engine.store("s")
-    for i in range(10):
-        rev = s.put("d", {"v": i})
+    revs = [s.put("d", {"v": i}) for i in range(10)]
+    rev = revs[-1]
     assert rev.startswith("10-")
     _key, raw = s._raw("d")
     assert raw is not None
@@ -257,6 +257,12 @@ def test_revision_history_is_bounded_by_revs_limit(engine: dse.Engine, monkeypat
     assert header.gen == 10
     assert len(header.hist) == 5
     assert header.rev == rev
+    # newest first, each digest the one its revision was named by
+    assert [f"{10 - i}-{dig.hex()}" for i, dig in enumerate(header.hist)] == revs[::-1][:5]
+    s.delete("d")  # a tombstone carries the history on
+    _key, raw = s._raw("d")
+    assert raw is not None
+    assert read_header(raw).hist[1:] == header.hist[:4]
 
 
 def test_put_many_writes_a_mapping_or_pairs_in_one_transaction_and_returns_revisions(engine: dse.Engine) -> None:
