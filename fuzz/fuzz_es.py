@@ -5,29 +5,15 @@ nothing else, and no body takes longer than ``HANG_SECONDS``.
 
 Run:
     python fuzz/fuzz_es.py --seconds 60          # hypothesis-driven fallback
-    python fuzz/fuzz_es.py --atheris [-runs=N]   # libFuzzer via atheris (input bytes as JSON)
+    python fuzz/fuzz_es.py --atheris --seconds 60   # libFuzzer via atheris (input bytes as JSON)
 """
 
 from __future__ import annotations
 
-import argparse
 import json
-import sys
-import time
-from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-if "--atheris" in sys.argv:
-    # Coverage feedback for our package only: instrumenting everything loaded
-    # (hypothesis included) costs minutes of start-up.
-    import atheris
-
-    with atheris.instrument_imports(include=["datastore_engine"]):
-        import datastore_engine.query  # noqa: F401 - imported to instrument it
-
-from hypothesis import HealthCheck, Phase, given, settings
+import _harness
 from hypothesis import strategies as st
 
 from datastore_engine.errors import InvalidQuery, LimitExceeded
@@ -41,6 +27,7 @@ from datastore_engine.query import (
 
 ALLOWED = (InvalidQuery, LimitExceeded)
 HANG_SECONDS = 5.0
+stats = _harness.Stats()
 INDEXED = {"a", "b", "user", "tags", "x.y"}
 DOCS: dict[str, dict[str, Any]] = {
     "1": {},
@@ -50,37 +37,21 @@ DOCS: dict[str, dict[str, Any]] = {
 }
 
 
-class Stats:
-    runs = 0
-    slowest = 0.0
-    slowest_input = ""
+def _body(body: Any) -> None:
+    """Run one body through every entry point; AssertionError on a broken invariant."""
+    search = compile_search(body)
+    matched = [(rid, doc) for rid, doc in DOCS.items() if search.matches(rid, doc)]
+    assert all(isinstance(search.matches(rid, doc), bool) for rid, doc in DOCS.items())
+    ordered = sort_items(matched, search.sort, doc_of=lambda p: p[1], rid_of=lambda p: p[0])
+    page = ordered[search.from_ : search.from_ + search.size]
+    response = build_response(
+        [(rid, search.source.apply(doc)) for rid, doc in page], total=len(matched), took_ms=0
+    )
+    json.dumps(response)
+    assert isinstance(describe(plan_search(search, INDEXED)), str)
 
 
-def check(body: Any) -> None:
-    """Run one body through every entry point; raise AssertionError on a broken invariant."""
-    start = time.perf_counter()
-    try:
-        search = compile_search(body)
-        matched = [(rid, doc) for rid, doc in DOCS.items() if search.matches(rid, doc)]
-        assert all(isinstance(search.matches(rid, doc), bool) for rid, doc in DOCS.items())
-        ordered = sort_items(matched, search.sort, doc_of=lambda p: p[1], rid_of=lambda p: p[0])
-        page = ordered[search.from_ : search.from_ + search.size]
-        response = build_response(
-            [(rid, search.source.apply(doc)) for rid, doc in page], total=len(matched), took_ms=0
-        )
-        json.dumps(response)
-        assert isinstance(describe(plan_search(search, INDEXED)), str)
-    except ALLOWED:
-        pass
-    except RecursionError as exc:
-        raise AssertionError(f"RecursionError on {body!r:.300}") from exc
-    except Exception as exc:
-        raise AssertionError(f"{type(exc).__name__} on {body!r:.300}: {exc}") from exc
-    elapsed = time.perf_counter() - start
-    Stats.runs += 1
-    if elapsed > Stats.slowest:
-        Stats.slowest, Stats.slowest_input = elapsed, repr(body)[:80]
-    assert elapsed < HANG_SECONDS, f"{elapsed:.2f}s on {body!r:.300}"
+check = _harness.guarded("fuzz_es", _body, ALLOWED, stats, lambda: HANG_SECONDS)
 
 
 FIELDS = st.sampled_from(["a", "b", "user.name", "tags", "x.y", "", "a..b", "_id", 1])
@@ -166,57 +137,17 @@ def _nest(depth: int) -> dict[str, Any]:
     return {"query": query}
 
 
-def _batch(examples: int) -> Any:
-    @settings(
-        max_examples=examples,
-        deadline=None,
-        database=None,
-        phases=[Phase.generate, Phase.shrink],
-        suppress_health_check=list(HealthCheck),
-    )
-    @given(BODIES)
-    def run(body: Any) -> None:
-        check(body)
-
-    return run
+SEEDS: list[Any] = [{}, {"query": {"match_all": {}}}, _nest(40)]
+run_fallback = _harness.fallback(check, BODIES, SEEDS, stats)
 
 
-def run_fallback(seconds: float) -> int:
-    """Run hypothesis batches until ``seconds`` pass; return how many bodies ran."""
-    deadline = time.monotonic() + seconds
-    batch = _batch(50)  # small batches: the deadline is checked between them
-    while time.monotonic() < deadline:
-        batch()
-    return Stats.runs
-
-
-def TestOneInput(data: bytes) -> None:
-    """Atheris entry point: the bytes as a JSON body (non-JSON input is skipped)."""
+def from_bytes(raw: bytes) -> Any:
+    """The bytes as a JSON body; None (skipped) when they are not JSON."""
     try:
-        body = json.loads(data.decode("utf-8", "replace"))
+        return json.loads(raw.decode("utf-8", "replace"))
     except (ValueError, RecursionError):
-        return
-    check(body)
-
-
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seconds", type=float, default=10.0)
-    parser.add_argument("--atheris", action="store_true", help="run under atheris/libFuzzer")
-    args, rest = parser.parse_known_args()
-    if args.atheris:
-        import atheris
-
-        atheris.Setup([sys.argv[0], *rest], TestOneInput)
-        atheris.Fuzz()
-        return
-    started = time.monotonic()
-    runs = run_fallback(args.seconds)
-    print(
-        f"fuzz_es: {runs} executions in {time.monotonic() - started:.1f}s, "
-        f"slowest {Stats.slowest * 1000:.1f} ms ({Stats.slowest_input}), no invariant broken"
-    )
+        return None
 
 
 if __name__ == "__main__":
-    main()
+    _harness.main("fuzz_es", __doc__ or "", check, from_bytes, run_fallback, stats)

@@ -7,7 +7,7 @@ lookup shortcut ``string_eq`` accepts only what the parser reads as that same
 
 Run:
     python fuzz/fuzz_scim.py --seconds 60          # hypothesis-driven fallback
-    python fuzz/fuzz_scim.py --atheris [-runs=N]   # libFuzzer via atheris, when installed
+    python fuzz/fuzz_scim.py --atheris --seconds 60   # libFuzzer via atheris, when installed
 
 The fallback mixes random text, token soup from the grammar and mutations of
 valid filters; it prints the number of executions and the slowest input time.
@@ -15,23 +15,9 @@ valid filters; it prints the number of executions and the slowest input time.
 
 from __future__ import annotations
 
-import argparse
-import sys
-import time
-from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-if "--atheris" in sys.argv:
-    # Coverage feedback for our package only: instrumenting everything loaded
-    # (hypothesis included) costs minutes of start-up.
-    import atheris
-
-    with atheris.instrument_imports(include=["datastore_engine"]):
-        import datastore_engine.query  # noqa: F401 - imported to instrument it
-
-from hypothesis import HealthCheck, Phase, given, settings
+import _harness
 from hypothesis import strategies as st
 
 from datastore_engine.errors import InvalidFilter, LimitExceeded
@@ -40,6 +26,7 @@ from datastore_engine.query.scim import AttrPath, Compare, string_eq
 
 ALLOWED = (InvalidFilter, LimitExceeded)
 HANG_SECONDS = 5.0
+stats = _harness.Stats()
 INDEXED = {"a", "b", "name.given", "emails.type", "tags"}
 DOCS: list[dict[str, Any]] = [
     {},
@@ -100,38 +87,22 @@ TOKENS = [
 ]
 
 
-class Stats:
-    runs = 0
-    slowest = 0.0
-    slowest_input = ""
-
-
-def check(text: str) -> None:
-    """Run one input through every entry point; raise AssertionError on a broken invariant."""
-    start = time.perf_counter()
+def _body(text: str) -> None:
+    """Run one input through every entry point; AssertionError on a broken invariant."""
     lookup = string_eq(text)
     if lookup is not None:
         expected = Compare(AttrPath(tuple(lookup[0].split("."))), "eq", lookup[1])
         assert parse_filter(text) == expected, f"string_eq read {text!r:.200} as {lookup!r:.200}"
-    try:
-        for case_insensitive in (False, True):
-            predicate = compile_filter(text, case_insensitive=case_insensitive)
-            for doc in DOCS:
-                assert isinstance(predicate(doc), bool)
-        node = parse_filter(text)
-        assert isinstance(describe(plan_filter(node, INDEXED)), str)
-        compile_filter(text, bare_values=True)
-    except ALLOWED:
-        pass
-    except RecursionError as exc:  # RecursionError is a RuntimeError: name it clearly
-        raise AssertionError(f"RecursionError on {text!r:.200}") from exc
-    except Exception as exc:
-        raise AssertionError(f"{type(exc).__name__} on {text!r:.200}: {exc}") from exc
-    elapsed = time.perf_counter() - start
-    Stats.runs += 1
-    if elapsed > Stats.slowest:
-        Stats.slowest, Stats.slowest_input = elapsed, repr(text)[:80]
-    assert elapsed < HANG_SECONDS, f"{elapsed:.2f}s on {text!r:.200}"
+    for case_insensitive in (False, True):
+        predicate = compile_filter(text, case_insensitive=case_insensitive)
+        for doc in DOCS:
+            assert isinstance(predicate(doc), bool)
+    node = parse_filter(text)
+    assert isinstance(describe(plan_filter(node, INDEXED)), str)
+    compile_filter(text, bare_values=True)
+
+
+check = _harness.guarded("fuzz_scim", _body, ALLOWED, stats, lambda: HANG_SECONDS)
 
 
 def _mutate(seed: str, edits: list[tuple[int, int, str]]) -> str:
@@ -159,55 +130,12 @@ INPUTS = st.one_of(
 )
 
 
-def _batch(examples: int) -> Any:
-    @settings(
-        max_examples=examples,
-        deadline=None,
-        database=None,
-        phases=[Phase.generate, Phase.shrink],
-        suppress_health_check=list(HealthCheck),
-    )
-    @given(INPUTS)
-    def run(text: Any) -> None:
-        check(text)
-
-    return run
+run_fallback = _harness.fallback(check, INPUTS, SEEDS, stats)
 
 
-def run_fallback(seconds: float) -> int:
-    """Run hypothesis batches until ``seconds`` pass; return how many inputs ran."""
-    for seed in SEEDS:
-        check(seed)
-    deadline = time.monotonic() + seconds
-    batch = _batch(50)  # small batches: the deadline is checked between them
-    while time.monotonic() < deadline:
-        batch()
-    return Stats.runs
-
-
-def TestOneInput(data: bytes) -> None:
-    """Atheris entry point."""
-    check(data.decode("utf-8", "replace"))
-
-
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seconds", type=float, default=10.0)
-    parser.add_argument("--atheris", action="store_true", help="run under atheris/libFuzzer")
-    args, rest = parser.parse_known_args()
-    if args.atheris:
-        import atheris
-
-        atheris.Setup([sys.argv[0], *rest], TestOneInput)
-        atheris.Fuzz()
-        return
-    started = time.monotonic()
-    runs = run_fallback(args.seconds)
-    print(
-        f"fuzz_scim: {runs} executions in {time.monotonic() - started:.1f}s, "
-        f"slowest {Stats.slowest * 1000:.1f} ms ({Stats.slowest_input}), no invariant broken"
-    )
+def from_bytes(raw: bytes) -> str:
+    return raw.decode("utf-8", "replace")
 
 
 if __name__ == "__main__":
-    main()
+    _harness.main("fuzz_scim", __doc__ or "", check, from_bytes, run_fallback, stats)

@@ -15,8 +15,17 @@ status=0
 for target in fuzz/fuzz_*.py; do
     log="$(mktemp)"
     echo "== $target (${SECONDS_EACH}s, ${MODE:-hypothesis})"
-    # shellcheck disable=SC2086 # MODE is two words on purpose
-    if "$PY" "$target" --seconds "$SECONDS_EACH" $MODE >"$log" 2>&1; then
+    # libFuzzer starts from the target's seeds (fuzz/seeds/<name>/) when it has them, and
+    # writes what it finds to a scratch corpus listed first, not into the repository.
+    name="$(basename "$target" .py)"
+    name="${name#fuzz_}"
+    corpus=""
+    if [ -n "$MODE" ] && [ -d "fuzz/seeds/$name" ]; then
+        scratch="$(mktemp -d)"
+        corpus="$scratch fuzz/seeds/$name"
+    fi
+    # shellcheck disable=SC2086 # MODE and corpus are several words on purpose
+    if "$PY" "$target" --seconds "$SECONDS_EACH" $MODE $corpus >"$log" 2>&1; then
         grep -E "executions in|^Done [0-9]+ runs" "$log"
     else
         echo "FAILED:"
@@ -24,5 +33,6 @@ for target in fuzz/fuzz_*.py; do
         status=1
     fi
     rm -f "$log"
+    if [ -n "$corpus" ]; then rm -rf "$scratch"; fi
 done
 exit $status

@@ -1,4 +1,4 @@
-"""The codec, merge, paths and names fuzz targets: a short run each, and their guards can fail.
+"""The fuzz targets: a short run each, and their guards can fail.
 
 Longer runs: ``fuzz/run.sh SECONDS`` (atheris when installed).
 """
@@ -13,7 +13,7 @@ from types import ModuleType
 import pytest
 
 FUZZ_DIR = Path(__file__).resolve().parent.parent / "fuzz"
-TARGETS = ["fuzz_codec", "fuzz_merge", "fuzz_paths", "fuzz_names"]
+TARGETS = ["fuzz_codec", "fuzz_merge", "fuzz_paths", "fuzz_names", "fuzz_scim", "fuzz_es"]
 
 
 def load(name: str) -> ModuleType:
@@ -69,3 +69,31 @@ def test_the_codec_invariant_catches_a_decoder_that_lets_bad_data_through(
     )
     with pytest.raises(AssertionError):
         module.check(b"\x80")
+
+
+@pytest.mark.parametrize(("name", "entry", "data"), [("fuzz_scim", "compile_filter", "a pr"), ("fuzz_es", "compile_search", {})])
+def test_a_query_target_flags_a_foreign_exception_from_the_query_layer(
+    name: str, entry: str, data: object, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The harness must flag anything but our errors, or the fuzzing proves nothing.
+    module = load(name)
+
+    def boom(*args: object, **kwargs: object) -> None:
+        raise TypeError("boom")
+
+    monkeypatch.setattr(module, entry, boom)
+    with pytest.raises(AssertionError, match="TypeError"):
+        module.check(data)
+
+
+@pytest.mark.parametrize(("name", "seed_dir"), [("fuzz_scim", "scim"), ("fuzz_es", "es")])
+def test_a_query_target_reads_its_seed_files_through_the_byte_entry_point(name: str, seed_dir: str) -> None:
+    module = load(name)
+    seeds = sorted((FUZZ_DIR / "seeds" / seed_dir).iterdir())
+    assert seeds
+    for raw in [*(seed.read_bytes() for seed in seeds), b"\xff\x00{["]:
+        data = module.from_bytes(raw)
+        if data is not None:
+            module.check(data)
+    runs = module.stats.runs
+    assert runs >= len(seeds)  # every seed is a query the target ran
