@@ -232,14 +232,24 @@ def pack_record(record: dict[str, Any]) -> bytes:
     return msgpack.packb(record, use_bin_type=True)  # type: ignore[no-any-return]
 
 
-def unpack_record(raw: bytes, *, what: str) -> dict[str, Any]:
+def unpack_record(raw: bytes, *, what: str, name: object = None) -> dict[str, Any]:
+    """Decode a msgpack record (a dict); :class:`CorruptData` names it ``what`` (and ``name``).
+
+    The label is formatted only on error: a record is decoded on every get.
+    """
     try:
         value = msgpack.unpackb(raw, raw=False, strict_map_key=True)
     except Exception as exc:  # msgpack raises several unrelated types on bad input
-        raise CorruptData(f"{what} does not decode: {exc}", key=what) from exc
-    if not isinstance(value, dict):
-        raise CorruptData(f"{what} is not a record", key=what)
+        label = _label(what, name)
+        raise CorruptData(f"{label} does not decode: {exc}", key=label) from exc
+    if type(value) is not dict:
+        label = _label(what, name)
+        raise CorruptData(f"{label} is not a record", key=label)
     return value
+
+
+def _label(what: str, name: object) -> str:
+    return what if name is None else f"{what} {name!r}"
 
 
 def pack_manifest(
@@ -266,30 +276,26 @@ def pack_manifest(
     )
 
 
-def unpack_manifest(raw: bytes, *, what: str) -> dict[str, Any]:
-    """Decode an object manifest; :class:`CorruptData` if a field is missing."""
-    record = unpack_record(raw, what=what)
+def unpack_manifest(raw: bytes, *, what: str = "object manifest", name: object = None) -> dict[str, Any]:
+    """Decode an object manifest; :class:`CorruptData` if it does not decode or lacks a field.
+
+    >>> m = pack_manifest(name="a", blob=1, size=0, etag="", content_type="", mtime_ms=0, metadata={})
+    >>> unpack_manifest(m, what="object", name="a")["blob"]
+    1
+    >>> unpack_manifest(b"\\x80", what="object", name="a")
+    Traceback (most recent call last):
+    ...
+    datastore_engine.errors.CorruptData: object 'a' lacks field 'blob'
+    """
+    record = unpack_record(raw, what=what, name=name)
     if not record.keys() >= _MANIFEST_FIELDS:  # one set operation on the read path
+        label = _label(what, name)
         missing = sorted(_MANIFEST_FIELDS - record.keys())
-        raise CorruptData(f"{what} lacks field {missing[0]!r}", key=what)
+        raise CorruptData(f"{label} lacks field {missing[0]!r}", key=label)
     return record
 
 
 _MANIFEST_FIELDS = frozenset({"name", "blob", "size", "etag", "ct", "mt", "md"})
-
-
-def unpack_manifest_or_none(raw: bytes) -> dict[str, Any] | None:
-    """:func:`unpack_manifest` for the read path: ``None`` where it would raise.
-
-    The caller calls :func:`unpack_manifest` then, for the error with its label.
-    """
-    try:
-        value = msgpack.unpackb(raw, raw=False, strict_map_key=True)
-    except Exception:  # msgpack raises several unrelated types on bad input
-        return None
-    if type(value) is not dict or not value.keys() >= _MANIFEST_FIELDS:
-        return None
-    return value
 
 
 # -- metadata and content types --------------------------------------------------------------

@@ -109,7 +109,7 @@ def _next_id(ctx: WriteCtx, counter: bytes) -> int:
 
 def _bucket_record(txn: Any, dbs: dict[str, Any], name: str) -> dict[str, Any] | None:
     raw = txn.get(name.encode(), db=dbs["buckets"])
-    return None if raw is None else bk.unpack_record(raw, what=f"bucket {name!r}")
+    return None if raw is None else bk.unpack_record(raw, what="bucket", name=name)
 
 
 def _bucket_id(txn: Any, dbs: dict[str, Any], name: str) -> bytes:
@@ -123,7 +123,7 @@ def _bucket_id(txn: Any, dbs: dict[str, Any], name: str) -> bytes:
 def _decoded_bucket_id(raw: bytes, name: str) -> bytes:
     """The 8-byte id in a bucket record. Cached by the record's bytes, which fix the id:
     a bucket removed and created again gets a new id, hence other bytes (~1 us a get saved)."""
-    return bk.u64(int(bk.unpack_record(raw, what=f"bucket {name!r}")["id"]))
+    return bk.u64(int(bk.unpack_record(raw, what="bucket", name=name)["id"]))
 
 
 def _create(ctx: WriteCtx, name: str, *, exist_ok: bool) -> None:
@@ -621,7 +621,7 @@ def _open_object(
     if raw is None:
         raise NotFound(f"object {name!r} not found in bucket {bucket_name!r}")
     # The error labels are built only on error: formatting them costs as much as a lookup.
-    record = bk.unpack_manifest_or_none(raw) or bk.unpack_manifest(raw, what=f"object {name!r}")
+    record = bk.unpack_manifest(raw, what="object", name=name)
     blob_id, size = int(record["blob"]), int(record["size"])
     db = dbs["chunks"]
     header = txn.get(bk.blob_key(blob_id), db=db)
@@ -767,7 +767,7 @@ class Bucket:
             raw = ctx.txn.get(source_key, db=ctx.dbs["objects"])
             if raw is None:
                 raise NotFound(f"object {source_name!r} not found in bucket {self.name!r}")
-            record = bk.unpack_manifest(raw, what=f"object {source_name!r}")
+            record = bk.unpack_manifest(raw, what="object", name=source_name)
             blob_id = int(record["blob"])
             chunks_db = ctx.dbs["chunks"]
             header = ctx.txn.get(bk.blob_key(blob_id), db=chunks_db)
@@ -827,7 +827,7 @@ class Bucket:
             )
         if raw is None:
             raise NotFound(f"object {name!r} not found in bucket {self.name!r}")
-        return bk.unpack_manifest(raw, what=f"object {name!r}")
+        return bk.unpack_manifest(raw, what="object", name=name)
 
     def stat(self, name: str) -> ObjectInfo:
         """The :class:`ObjectInfo` of object ``name`` (:class:`NotFound` if missing)."""
@@ -1094,13 +1094,13 @@ def check(engine: Engine) -> list[str]:
     problems: list[str] = []
     bucket_ids = {}
     for key, raw in _scan(env, "buckets"):
-        bucket_ids[bk.u64(int(bk.unpack_record(raw, what=f"bucket {key!r}")["id"]))] = key.decode()
+        bucket_ids[bk.u64(int(bk.unpack_record(raw, what="bucket", name=key)["id"]))] = key.decode()
     refs: dict[int, int] = {}
     sizes: dict[int, tuple[str, int]] = {}
     for key, raw in _scan(env, "objects"):
         owner = bucket_ids.get(key[:8])
         try:
-            record = bk.unpack_manifest(raw, what=f"object key {key!r}")
+            record = bk.unpack_manifest(raw, what="object key", name=key)
         except CorruptData as exc:
             problems.append(str(exc))
             continue
