@@ -13,6 +13,7 @@ import pytest
 from blobkit import count_rows, pattern
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from threadkit import run_threads
 
 import datastore_engine as dse
 from datastore_engine import blobs
@@ -692,25 +693,16 @@ def test_a_failed_put_inside_a_transaction_leaves_the_rest_of_it(fast: dse.Engin
 def test_concurrent_puts_and_reads_from_threads(fast: dse.Engine) -> None:
     b = fast.bucket("media")
     store = fast.store("docs")
-    errors: list[BaseException] = []
 
     def writer(t: int) -> None:
-        try:
-            for i in range(4):
-                data = pattern(CHUNK_SIZE * 2 + t, seed=t * 100 + i)
-                b.put(f"t{t}", data)
-                store.put(f"t{t}-{i}", {"i": i})
-                got = b.get_bytes(f"t{t}")
-                assert got == data
-        except BaseException as exc:  # pragma: no cover - reported below
-            errors.append(exc)
+        for i in range(4):
+            data = pattern(CHUNK_SIZE * 2 + t, seed=t * 100 + i)
+            b.put(f"t{t}", data)
+            store.put(f"t{t}-{i}", {"i": i})
+            got = b.get_bytes(f"t{t}")
+            assert got == data
 
-    threads = [threading.Thread(target=writer, args=(t,)) for t in range(4)]
-    for th in threads:
-        th.start()
-    for th in threads:
-        th.join()
-    assert errors == []
+    run_threads(writer, 4)
     assert len(store) == 16
     assert blobs.check(fast) == []
 

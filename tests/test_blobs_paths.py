@@ -23,6 +23,7 @@ import pytest
 from blobkit import count_rows, pattern, spawn_python
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from threadkit import threads_running
 
 import datastore_engine as dse
 from datastore_engine import blobs
@@ -120,34 +121,25 @@ def test_readers_see_the_old_or_the_new_object_whole_while_it_is_replaced(
     versions = [pattern(old_size, seed=1), pattern(new_size, seed=2)]
     b.put("obj", versions[0])
     seen: set[int] = set()
-    errors: list[BaseException] = []
     done = threading.Event()
 
-    def reader() -> None:
+    def reader(_t: int) -> None:
         reads = 0
-        try:
-            while not done.is_set() or not reads:  # once the writer is done, a read succeeds
-                try:
-                    got = b.get_bytes("obj")
-                except dse.Conflict:
-                    continue  # replaced while being read: never a mix
-                assert got in versions, f"a mix of {len(got)} bytes"
-                seen.add(versions.index(got))
-                reads += 1
-        except BaseException as exc:  # pragma: no cover - reported below
-            errors.append(exc)
+        while not done.is_set() or not reads:  # once the writer is done, a read succeeds
+            try:
+                got = b.get_bytes("obj")
+            except dse.Conflict:
+                continue  # replaced while being read: never a mix
+            assert got in versions, f"a mix of {len(got)} bytes"
+            seen.add(versions.index(got))
+            reads += 1
 
-    threads = [threading.Thread(target=reader) for _ in range(2)]
-    for th in threads:
-        th.start()
-    try:
-        for i in range(12):
-            b.put("obj", versions[(i + 1) % 2])
-    finally:
-        done.set()
-        for th in threads:
-            th.join()
-    assert errors == []
+    with threads_running(reader, 2):
+        try:
+            for i in range(12):
+                b.put("obj", versions[(i + 1) % 2])
+        finally:
+            done.set()
     assert seen  # the readers did read
     assert b.get_bytes("obj") == versions[0]
     assert count_rows(fast, "uploads") == 0

@@ -6,6 +6,7 @@ import re
 from typing import Any
 
 import pytest
+from threadkit import threads_running
 
 import datastore_engine as dse
 from datastore_engine import codec
@@ -407,36 +408,21 @@ def test_a_savepoint_drop_rolled_back_keeps_the_outer_writes_and_counts(engine: 
 
 
 def test_concurrent_writes_and_drops_leave_a_consistent_file(engine: dse.Engine) -> None:
-    import threading
-
     from datastore_engine.check import check
 
     names = [f"s{i}" for i in range(6)]
     for name in names:
         engine.store(name).put("seed", {"n": 0})
-    errors: list[BaseException] = []
+    stores = [engine.store(name) for name in names]  # taken before: a late store() would re-create
 
-    stores = {
-        name: engine.store(name) for name in names
-    }  # taken before: a late store() would re-create
-
-    def writer(name: str) -> None:
-        store = stores[name]
+    def writer(t: int) -> None:
         for i in range(40):
             try:
-                store.put(f"k{i}", {"n": i})
+                stores[t].put(f"k{i}", {"n": i})
             except dse.NotFound:
                 return  # dropped under us
-            except BaseException as exc:  # pragma: no cover - reported below
-                errors.append(exc)
-                return
 
-    threads = [threading.Thread(target=writer, args=(n,)) for n in names]
-    for t in threads:
-        t.start()
-    engine.drop_stores(names[:3], confirmed=True)
-    for t in threads:
-        t.join()
-    assert errors == []
+    with threads_running(writer, len(stores)):
+        engine.drop_stores(names[:3], confirmed=True)
     assert check(engine) == []
     assert [i.name for i in engine.stores()] == names[3:]

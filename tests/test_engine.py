@@ -12,6 +12,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from threadkit import run_threads
 
 import datastore_engine as dse
 from datastore_engine.keys import rid_bytes
@@ -218,22 +219,13 @@ def test_a_transaction_that_fills_the_map_commits_nothing_and_is_retryable(tmp_p
 
 def test_concurrent_writers_from_threads_all_land(engine: dse.Engine) -> None:
     s = engine.store("s")
-    errors: list[BaseException] = []
 
     def work(t: int) -> None:
-        try:
-            for i in range(50):
-                s.put(f"t{t}-{i}", {"t": t, "i": i})
-                s.merge(f"t{t}-{i}", {"merged": True})
-        except BaseException as exc:  # pragma: no cover - reported below
-            errors.append(exc)
+        for i in range(50):
+            s.put(f"t{t}-{i}", {"t": t, "i": i})
+            s.merge(f"t{t}-{i}", {"merged": True})
 
-    threads = [threading.Thread(target=work, args=(t,)) for t in range(8)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert not errors
+    run_threads(work, 8)
     assert len(s) == 400
     assert all(doc["merged"] for _, doc in s.items())
 
@@ -507,10 +499,8 @@ def test_every_durable_writer_sees_its_own_write_committed_when_it_returns(tmp_p
         s = eng.store("s")
         env = eng._env
         missing: list[str] = []
-        barrier = threading.Barrier(4)
 
         def work(t: int) -> None:
-            barrier.wait()
             for i in range(40):
                 rid = f"t{t}-{i}"
                 s.add({"i": i}, rid=rid)
@@ -518,11 +508,7 @@ def test_every_durable_writer_sees_its_own_write_committed_when_it_returns(tmp_p
                     if txn.get(s._state.prefix + rid_bytes(rid), db=env.dbs["docs"]) is None:
                         missing.append(rid)
 
-        threads = [threading.Thread(target=work, args=(t,)) for t in range(4)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
+        run_threads(work, 4, together=True)
         assert not missing
         assert len(s) == 160
 
