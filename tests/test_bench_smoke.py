@@ -102,3 +102,12 @@ def test_report_flags_a_backend_that_disagrees(results: dict[str, Any]) -> None:
         for row in liar["workloads"]
     ]
     assert check_mismatches([results["sqlite"], liar], "scan")
+
+
+def test_workloads_that_read_the_main_store_run_after_the_bulk_insert_that_loads_it() -> None:
+    from bench.run import plan_workloads
+
+    assert plan_workloads(["merge", "insert_durable"]) == ["bulk_insert", "insert_durable", "merge"]
+    assert plan_workloads(["index_eq", "bulk_insert", "scan"]) == ["bulk_insert", "scan", "index_eq"]
+    assert plan_workloads(["blobs", "insert_relaxed", "scale"]) == ["insert_relaxed", "blobs", "scale"]
+    assert plan_workloads([*WORKLOADS, "scale"]) == [*WORKLOADS, "scale"]
