@@ -7,12 +7,11 @@ import os
 import pathlib
 import sys
 import threading
-import time
 from collections.abc import Callable
 from typing import Any
 
 import pytest
-from threadkit import run_threads
+from threadkit import run_threads, wait_until
 
 import datastore_engine as dse
 from datastore_engine.keys import rid_bytes
@@ -256,14 +255,6 @@ def test_an_invalid_write_in_a_group_commit_batch_fails_alone(engine: dse.Engine
     assert len(s) == 6
 
 
-def _wait_until(cond: Callable[[], bool]) -> None:
-    """Poll ``cond``; a guard against hanging, not a timing assertion."""
-    deadline = time.monotonic() + 30
-    while not cond():
-        assert time.monotonic() < deadline, "gave up waiting"
-        time.sleep(0.001)
-
-
 def _one_batch(eng: dse.Engine, calls: list[Callable[[], Any]]) -> tuple[list[Any], list[int], int]:
     """Run ``calls``, one thread each, so that they form one group-commit batch in this order.
 
@@ -305,7 +296,7 @@ def _one_batch(eng: dse.Engine, calls: list[Callable[[], Any]]) -> tuple[list[An
         for i in range(len(calls)):
             threads.append(threading.Thread(target=run, args=(i,)))
             threads[-1].start()
-            _wait_until(lambda: len(env._queue) == i + 1)  # noqa: B023 - read before i changes
+            wait_until(lambda: len(env._queue) == i + 1)  # noqa: B023 - read before i changes
         hold.set()
         for t in [first, *threads]:
             t.join()
@@ -406,9 +397,9 @@ def test_the_writer_that_fills_a_gathering_batch_runs_it(engine: dse.Engine, mon
     try:
         threads = [threading.Thread(target=put, args=(rid,)) for rid in ("a", "b", "c")]
         threads[0].start()
-        _wait_until(lambda: env._gather is not None)
+        wait_until(lambda: env._gather is not None)
         threads[1].start()
-        _wait_until(lambda: len(env._queue) == 2)
+        wait_until(lambda: len(env._queue) == 2)
         assert env._gather is not None and not runs  # still gathering
         threads[2].start()
         for t in threads:
@@ -460,7 +451,7 @@ def test_a_leader_whose_wait_runs_out_late_leaves_the_next_leaders_gathering_alo
     def spy(batch: list[Any]) -> None:
         if not in_batch.is_set():
             in_batch.set()
-            _wait_until(lambda: len(env._queue) == 1)  # Z queues while F's batch runs
+            wait_until(lambda: len(env._queue) == 1)  # Z queues while F's batch runs
         real_batch(batch)
 
     def start(rid: str) -> threading.Thread:
@@ -473,13 +464,13 @@ def test_a_leader_whose_wait_runs_out_late_leaves_the_next_leaders_gathering_alo
     env._writers = 3  # the next writer leads and gathers three
     try:
         g = start("g")
-        _wait_until(lambda: env._gather is not None)
+        wait_until(lambda: env._gather is not None)
         threads = [g, start("a")]
-        _wait_until(lambda: len(env._queue) == 2)
+        wait_until(lambda: len(env._queue) == 2)
         threads.append(start("f"))  # fills the batch and runs it
         in_batch.wait(30)
         threads.append(start("z"))
-        _wait_until(lambda: env._gather is not None)  # z was handed the lead and gathers
+        wait_until(lambda: env._gather is not None)  # z was handed the lead and gathers
         late.set()
         g.join(30)
         assert not g.is_alive()

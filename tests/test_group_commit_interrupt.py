@@ -16,24 +16,16 @@ from __future__ import annotations
 import _thread
 import signal
 import threading
-import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+from threadkit import wait_until
 
 import datastore_engine as dse
 
 pytestmark = pytest.mark.skipif(threading.current_thread() is not threading.main_thread(),
                                 reason="interrupts are delivered to the main thread")  # fmt: skip
-
-
-def _wait_until(cond: Callable[[], bool]) -> None:
-    """Poll ``cond``; a guard against hanging, not a timing assertion."""
-    deadline = time.monotonic() + 30
-    while not cond():
-        assert time.monotonic() < deadline, "gave up waiting"
-        time.sleep(0.001)
 
 
 class _Writers:
@@ -99,7 +91,7 @@ def test_a_writer_interrupted_while_queued_is_dropped_and_later_writers_commit(
     assert main is not None
 
     def interrupt_once_queued() -> None:
-        _wait_until(lambda: len(env._queue) == 1)
+        wait_until(lambda: len(env._queue) == 1)
         signal.pthread_kill(main, signal.SIGINT)
 
     writers.start("interrupter", interrupt_once_queued)
@@ -107,7 +99,7 @@ def test_a_writer_interrupted_while_queued_is_dropped_and_later_writers_commit(
         s.put("main", {"by": "main"})
     assert not env._queue  # withdrawn: it will not be written behind the caller's back
     writers.start("later", lambda: s.put("later", {"by": "later"}))
-    _wait_until(lambda: len(env._queue) == 1)
+    wait_until(lambda: len(env._queue) == 1)
     hold.set()
     writers.join()
     assert isinstance(writers.results["later"], str)
@@ -123,9 +115,9 @@ def test_a_writer_interrupted_as_it_is_handed_the_lead_passes_the_lead_on(
     env = engine._env
 
     def queue_then_interrupt() -> None:
-        _wait_until(lambda: len(env._queue) == 1)  # the main thread sleeps first in the queue
+        wait_until(lambda: len(env._queue) == 1)  # the main thread sleeps first in the queue
         writers.start("second", lambda: s.put("second", {"by": "second"}))
-        _wait_until(lambda: len(env._queue) == 2)
+        wait_until(lambda: len(env._queue) == 2)
         _thread.interrupt_main()  # fires when the main thread next runs: when it is handed the lead
         hold.set()
 
@@ -145,9 +137,9 @@ def _main_runs_a_batch_with(engine: dse.Engine, writers: _Writers, hold: threadi
     env = engine._env
 
     def queue_then_release() -> None:
-        _wait_until(lambda: len(env._queue) == 1)
+        wait_until(lambda: len(env._queue) == 1)
         writers.start("other", lambda: env.run_write(fn))
-        _wait_until(lambda: len(env._queue) == 2)
+        wait_until(lambda: len(env._queue) == 2)
         hold.set()
 
     writers.start("releaser", queue_then_release)

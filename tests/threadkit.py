@@ -1,10 +1,20 @@
-"""Run a test's work in several threads at once, and fail the test with the first thread's error."""
+"""Run a test's work in several threads at once, and fail the test with the first thread's error;
+wait for another thread to get somewhere."""
 
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+
+
+def wait_until(cond: Callable[[], bool]) -> None:
+    """Poll ``cond`` until it holds; a guard against hanging (30 s), not a timing assertion."""
+    deadline = time.monotonic() + 30
+    while not cond():
+        assert time.monotonic() < deadline, "gave up waiting"
+        time.sleep(0.001)
 
 
 @contextmanager
