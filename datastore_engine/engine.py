@@ -214,10 +214,11 @@ _FULL_BELOW = 4 << 20  # free bytes under which a short write is blamed on a ful
 
 
 class _BatchInterrupted(Exception):
-    """An interrupt (its ``__cause__``) struck the thread running a batch; ``committed`` says if the batch was."""
+    """``interrupt`` struck the thread running a batch; ``committed`` says if the batch was."""
 
-    def __init__(self, *, committed: bool) -> None:
+    def __init__(self, interrupt: BaseException, *, committed: bool) -> None:
         super().__init__("interrupted while running a group commit")
+        self.interrupt = interrupt
         self.committed = committed
 
 
@@ -727,8 +728,7 @@ class _Env:
                     self._run_batch(todo)
                     break
                 except _BatchInterrupted as stop:
-                    assert stop.__cause__ is not None
-                    mine.error = stop.__cause__
+                    mine.error = stop.interrupt
                     if stop.committed:
                         break
                     todo = [req for req in todo if req is not mine]
@@ -775,7 +775,7 @@ class _Env:
                     req.error = exc
                 return
             except BaseException as exc:
-                raise _BatchInterrupted(committed=False) from exc
+                raise _BatchInterrupted(exc, committed=False) from exc
             try:
                 with translate("writing", path=self.path):
                     if not savepoints:
@@ -823,7 +823,7 @@ class _Env:
                         req.error = exc
                 return
             except BaseException as exc:  # an interrupt in this thread, not a request's failure
-                raise _BatchInterrupted(committed=ctx.settle()) from exc
+                raise _BatchInterrupted(exc, committed=ctx.settle()) from exc
         for req in batch:  # pragma: no cover - only if the disk cannot hold a doubled map
             req.error = StorageFull(f"the map of {self.path} could not grow enough for the write")
 
@@ -983,11 +983,10 @@ class WriteCtx:
             self.txn.id()
         except lmdb.Error:  # closed: committed (aborts go through abort(), which marks them)
             return True
-        self.txn.abort()
-        if not self._done:  # else commit() was interrupted before LMDB's commit, and its finally left
-            self._done = True
-            if self.parent is None:
-                self.env.leave()
+        if self._done:  # commit() was interrupted before LMDB's commit; its finally left the gate
+            self.txn.abort()
+        else:
+            self.abort()
         return False
 
     def abort(self) -> None:
