@@ -31,6 +31,7 @@ Example:
 from __future__ import annotations
 
 import math
+import os
 import struct
 from collections.abc import Callable
 from typing import Any, NamedTuple
@@ -46,6 +47,7 @@ __all__ = [
     "FLAG_DELETED",
     "FLAG_PROTECTED",
     "Header",
+    "accelerated",
     "check_value",
     "decode",
     "decode_untrusted",
@@ -63,6 +65,37 @@ _INT_MAX = 2**63 - 1
 FLAG_DELETED = 1
 FLAG_PROTECTED = 2
 FLAG_CONFLICTS = 4
+
+
+def _load_accel() -> Callable[[Any, int], bool] | None:
+    """The compiled fast check, or None: not built (no C compiler at install) or turned off.
+
+    ``DATASTORE_ENGINE_PURE=1`` in the environment turns it off (pure-Python
+    validation, as on a machine without a compiler); set it before importing.
+    """
+    if os.environ.get("DATASTORE_ENGINE_PURE", "") not in ("", "0"):
+        return None
+    try:
+        from ._accel import plain_json
+    except ImportError:
+        return None
+    return plain_json
+
+
+#: ``plain_json(value, max_depth) -> bool`` from the optional C module
+#: ``_accel.c``: True only for storable JSON made of exact built-in types; False
+#: means "not sure" and :func:`_check` decides (and words the error). A document
+#: check drops from ~3 us to ~0.3 us with it.
+_plain_json = _load_accel()
+
+
+def accelerated() -> bool:
+    """Whether document validation runs its compiled fast path (see ``_accel.c``).
+
+    >>> accelerated() in (True, False)
+    True
+    """
+    return _plain_json is not None
 
 
 class _Bad(Exception):
@@ -146,6 +179,9 @@ def _short(value: Any) -> str:
 
 def check_value(value: Any, *, max_depth: int = DEFAULT_MAX_DEPTH, where: str = "") -> None:
     """Raise ValidationError/LimitExceeded naming the path if ``value`` is not storable JSON."""
+    fast = _plain_json
+    if fast is not None and fast(value, max_depth):
+        return
     try:
         _check(value, 0, max_depth)
     except _Bad as bad:
@@ -216,10 +252,12 @@ def encoder(*, max_depth: int = DEFAULT_MAX_DEPTH, max_bytes: int = DEFAULT_MAX_
     datastore_engine.errors.LimitExceeded: document 'x' encodes to 13 bytes, over the limit of 8 bytes
     """
     pack = _packer()
+    fast = _plain_json
 
     def encode_one(value: Any, where: str) -> bytes:
         try:
-            _check(value, 0, max_depth)
+            if fast is None or not fast(value, max_depth):
+                _check(value, 0, max_depth)
             data = pack(value)
         except Exception:  # _Bad, RecursionError, or what msgpack refuses: encode() words the error
             return encode(value, max_depth=max_depth, max_bytes=max_bytes, where=where)

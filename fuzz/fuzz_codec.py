@@ -2,7 +2,10 @@
 
 Invariant: every input returns or raises ``CorruptData``; nothing else, no hang.
 What ``decode_untrusted`` accepts is storable JSON: it re-encodes, decodes back
-equal, and the trusted ``decode`` reads the same value.
+equal, and the trusted ``decode`` reads the same value. Whatever msgpack can
+carry (bytes, NaN, int keys, extension types, deep nesting) is judged alike by
+the compiled validation fast path (``_accel.c``, when built) and the
+pure-Python check: same verdict, same error message.
 
 Run:
     python fuzz/fuzz_codec.py --seconds 60          # hypothesis-driven fallback
@@ -18,7 +21,7 @@ import msgpack
 from hypothesis import strategies as st
 
 from datastore_engine import codec
-from datastore_engine.errors import CorruptData
+from datastore_engine.errors import CorruptData, LimitExceeded, ValidationError
 
 ALLOWED = (CorruptData,)
 HANG_SECONDS = _harness.HANG_SECONDS
@@ -91,7 +94,33 @@ SEEDS: list[Any] = [
 ]
 
 
+def _verdict(value: Any) -> str:
+    try:
+        codec.check_value(value)
+    except (ValidationError, LimitExceeded) as exc:
+        return f"{type(exc).__name__}: {exc}"
+    return "ok"
+
+
+def _accel_agrees(data: bytes) -> None:
+    fast = codec._plain_json
+    if fast is None:
+        return
+    try:
+        value = msgpack.unpackb(data, raw=False, strict_map_key=False, use_list=True)
+    except Exception:  # not msgpack at all: nothing to judge
+        return
+    with_accel = _verdict(value)
+    codec._plain_json = None
+    try:
+        pure = _verdict(value)
+    finally:
+        codec._plain_json = fast
+    assert with_accel == pure, f"accelerated check says {with_accel!r}, pure Python {pure!r}"
+
+
 def _body(data: bytes) -> None:
+    _accel_agrees(data)
     for fn in (codec.read_header, codec.record_body):
         try:
             fn(data, key="k")

@@ -1,0 +1,253 @@
+"""The optional compiled validation fast path (``_accel.c``) against the pure-Python check.
+
+The accelerator may only say "plain JSON, accept" or "not sure": every value
+must be accepted or refused exactly as the pure-Python path does, with the
+same error type and message, and every encoding must be the same bytes.
+"""
+
+from __future__ import annotations
+
+import enum
+import math
+import os
+import subprocess
+import sys
+from collections import OrderedDict
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import datastore_engine as dse
+from datastore_engine import codec
+from datastore_engine.errors import LimitExceeded, ValidationError
+
+needs_accel = pytest.mark.skipif(not codec.accelerated(), reason="the C accelerator is not built here")
+
+
+class Str(str):
+    pass
+
+
+class Int(int):
+    pass
+
+
+class Float(float):
+    pass
+
+
+class Dict(dict):  # type: ignore[type-arg]
+    pass
+
+
+class List(list):  # type: ignore[type-arg]
+    pass
+
+
+class Colour(enum.IntEnum):
+    RED = 1
+
+
+def _outcome(fn: Callable[[], Any]) -> tuple[str, Any]:
+    try:
+        return ("ok", fn())
+    except (ValidationError, LimitExceeded) as exc:
+        return (type(exc).__name__, str(exc))
+
+
+def _both(fn: Callable[[], Any]) -> tuple[tuple[str, Any], tuple[str, Any]]:
+    """``fn``'s outcome with the accelerator, then without it."""
+    fast = _outcome(fn)
+    saved, codec._plain_json = codec._plain_json, None
+    try:
+        slow = _outcome(fn)
+    finally:
+        codec._plain_json = saved
+    return fast, slow
+
+
+_bad_leaves = st.sampled_from(
+    [math.nan, math.inf, -math.inf, 2**63, -(2**63) - 1, 2**70, b"bytes", (1, 2), {1, 2}, 1j, object()]
+)
+_odd_but_fine = st.sampled_from([Str("s"), Int(3), Float(1.5), Colour.RED, 2**63 - 1, -(2**63), -0.0, 1e308])
+_leaves = st.one_of(
+    st.none(), st.booleans(), st.integers(), st.floats(), st.text(max_size=8), _bad_leaves, _odd_but_fine
+)
+_keys = st.one_of(st.text(max_size=5), st.sampled_from([1, None, 2.5, Str("k"), b"k", (1,)]))
+
+
+def _containers(children: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
+    return st.one_of(
+        st.lists(children, max_size=4),
+        st.dictionaries(_keys, children, max_size=4),
+        st.lists(children, max_size=3).map(List),
+        st.dictionaries(st.text(max_size=4), children, max_size=3).map(Dict),
+        st.dictionaries(st.text(max_size=4), children, max_size=3).map(OrderedDict),
+        st.lists(children, max_size=3).map(tuple),
+    )
+
+
+_values = st.recursive(_leaves, _containers, max_leaves=20)
+
+
+@needs_accel
+@settings(max_examples=600, deadline=None)
+@given(value=_values, max_depth=st.integers(min_value=0, max_value=6))
+def test_encoding_with_the_accelerator_is_identical_to_pure_python(value: Any, max_depth: int) -> None:
+    fast, slow = _both(lambda: codec.encode(value, max_depth=max_depth, where="'d'"))
+    assert fast == slow
+
+
+@needs_accel
+@settings(max_examples=300, deadline=None)
+@given(value=_values, max_depth=st.integers(min_value=0, max_value=6))
+def test_the_bulk_encoder_with_the_accelerator_is_identical_to_pure_python(value: Any, max_depth: int) -> None:
+    def run() -> bytes:
+        return codec.encoder(max_depth=max_depth)(value, "'d'")
+
+    fast, slow = _both(run)
+    assert fast == slow
+
+
+@needs_accel
+@settings(max_examples=600, deadline=None)
+@given(value=_values, max_depth=st.integers(min_value=0, max_value=6))
+def test_the_accelerator_says_plain_only_for_values_the_python_check_accepts(value: Any, max_depth: int) -> None:
+    from datastore_engine import _accel
+
+    if _accel.plain_json(value, max_depth):
+        codec._check(value, 0, max_depth)  # must not raise
+
+
+@needs_accel
+def test_the_accelerator_is_not_sure_about_subclasses_and_leaves_them_to_python() -> None:
+    from datastore_engine import _accel
+
+    for value in ({"a": Str("x")}, [Int(1)], Dict(a=1), List([1]), Colour.RED, [Float(0.5)]):
+        assert _accel.plain_json(value, 64) is False
+        codec.check_value(value)  # still accepted, by the Python check
+    assert _accel.plain_json({Str("k"): 1}, 64) is False
+    with pytest.raises(ValidationError, match="non-str key 'k'"):  # keys must be exact str: Python refuses
+        codec.check_value({Str("k"): 1})
+
+
+@needs_accel
+def test_the_accelerator_keeps_the_int64_and_finite_float_bounds() -> None:
+    from datastore_engine import _accel
+
+    assert _accel.plain_json([2**63 - 1, -(2**63), 1.7e308, -0.0], 64) is True
+    for bad in (2**63, -(2**63) - 1, math.nan, math.inf, -math.inf):
+        assert _accel.plain_json({"a": [bad]}, 64) is False
+
+
+@needs_accel
+def test_the_accelerator_counts_depth_like_the_python_check() -> None:
+    from datastore_engine import _accel
+
+    nested: Any = 1
+    for _ in range(5):
+        nested = {"a": [nested]}  # 10 containers deep
+    assert _accel.plain_json(nested, 10) is True
+    assert _accel.plain_json(nested, 9) is False
+    codec.check_value(nested, max_depth=10)
+    with pytest.raises(LimitExceeded):
+        codec.check_value(nested, max_depth=9)
+
+
+@needs_accel
+def test_the_accelerator_hands_very_deep_values_to_python_whatever_the_limit() -> None:
+    from datastore_engine import _accel
+
+    nested: Any = []
+    for _ in range(600):  # past the C recursion bound (512)
+        nested = [nested]
+    assert _accel.plain_json(nested, 10_000) is False
+    codec.check_value(nested, max_depth=10_000)  # Python decides: within the limit, accepted
+
+
+@needs_accel
+def test_the_accelerator_refuses_wrong_arguments_with_type_errors() -> None:
+    from datastore_engine import _accel
+
+    with pytest.raises(TypeError):
+        _accel.plain_json({})  # type: ignore[call-arg]
+    with pytest.raises(TypeError):
+        _accel.plain_json({}, "64")  # type: ignore[arg-type]
+
+
+@needs_accel
+def test_the_accelerator_walks_a_self_containing_list_only_to_the_depth_limit() -> None:
+    from datastore_engine import _accel
+
+    loop: list[Any] = []
+    loop.append(loop)
+    assert _accel.plain_json(loop, 64) is False
+    with pytest.raises(LimitExceeded):
+        codec.check_value(loop)
+
+
+@pytest.mark.parametrize(
+    ("doc", "error", "fragments"),
+    [
+        ({"a": {"b": math.nan}}, ValidationError, ("value at 'a.b' of", "is not finite: nan")),
+        ({"n": [1, 2**64]}, ValidationError, ("value at 'n.1' of", "is an int outside signed 64-bit")),
+        ({"t": (1, 2)}, ValidationError, ("value at 't' of", "is not a JSON value (type tuple)")),
+        ({"k": {3: "x"}}, ValidationError, ("value at 'k' of", "has a non-str key 3")),
+        ({"s": "\ud800"}, ValidationError, ("cannot be encoded",)),
+    ],
+)
+@pytest.mark.parametrize("mode", ["accelerated", "pure"])
+def test_a_bad_document_gets_the_same_error_and_leaves_the_store_untouched(
+    engine: dse.Engine, doc: dict[str, Any], error: type[Exception], fragments: tuple[str, ...], mode: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
+    if mode == "pure":
+        monkeypatch.setattr(codec, "_plain_json", None)
+    elif not codec.accelerated():
+        pytest.skip("the C accelerator is not built here")
+    store = engine.store("people")
+    store.put("keep", {"v": 1})
+    for write in (lambda: store.add(doc, rid="x"), lambda: store.put_many([("y", doc)]),
+                  lambda: store.merge("keep", doc)):  # fmt: skip
+        with pytest.raises(error) as caught:
+            write()
+        for fragment in fragments:
+            assert fragment in str(caught.value)
+    assert store.get("keep") == {"v": 1}
+    assert len(store) == 1
+
+
+@pytest.mark.parametrize("mode", ["accelerated", "pure"])
+def test_documents_with_subclasses_are_stored_as_plain_json_either_way(
+    engine: dse.Engine, mode: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if mode == "pure":
+        monkeypatch.setattr(codec, "_plain_json", None)
+    elif not codec.accelerated():
+        pytest.skip("the C accelerator is not built here")
+    store = engine.store("things")
+    doc = OrderedDict(name=Str("ada"), n=Int(3), colour=Colour.RED, tags=List(["x"]), ratio=Float(0.5))
+    store.put("a", doc)
+    store.put_many([("b", doc)])
+    assert store.get("a") == store.get("b") == {"name": "ada", "n": 3, "colour": 1, "tags": ["x"], "ratio": 0.5}
+
+
+def test_the_pure_environment_variable_turns_the_accelerator_off() -> None:
+    code = (
+        "import datastore_engine as dse; from datastore_engine import codec;"
+        "print(codec.accelerated());"
+        "e = dse.open_temporary(); s = e.store('s'); s.put('a', {'x': [1, 2.5]}); print(s.get('a')); e.close()"
+    )
+    env = {**os.environ, "DATASTORE_ENGINE_PURE": "1"}
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    assert out.stdout.split("\n")[:2] == ["False", "{'x': [1, 2.5]}"]
+
+
+def test_the_accelerator_is_built_where_the_build_requires_it() -> None:
+    """CI sets DATASTORE_ENGINE_REQUIRE_ACCEL=1: there a missing build is a failure, not a silent fallback."""
+    if os.environ.get("DATASTORE_ENGINE_REQUIRE_ACCEL") != "1":
+        pytest.skip("DATASTORE_ENGINE_REQUIRE_ACCEL is not set (only CI requires the compiled module)")
+    assert codec.accelerated(), "datastore_engine._accel did not build or import; see the pip install output"
