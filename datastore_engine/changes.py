@@ -34,6 +34,9 @@ _ENTRY = struct.Struct(">BI16s")
 _SEQ = struct.Struct(">Q")
 _FIRST_HEAD = b"\x00" + (1).to_bytes(4, "big")  # codec's record header: flags 0, generation 1
 _FIRST_ENTRY = _ENTRY.pack(0, 1, bytes(16))[:5]  # a feed entry's flags 0, generation 1
+# The SHA-256 state after a first revision's prefix (no parent, not deleted): copying it and
+# feeding the body skips copying the body into a prefixed buffer (~0.3 us of ~2.4 us a document).
+_FIRST_SHA = hashlib.sha256(b"\x00")
 
 
 class Change(NamedTuple):
@@ -51,7 +54,9 @@ def digest(parent: bytes, deleted: bool, body: bytes) -> bytes:
     SHA-256 cut to 16 bytes (32 hex digits, the size CouchDB peers expect):
     measured here at half the cost of MD5 for a 1 KB document (SHA extensions).
     """
-    return hashlib.sha256(parent + (b"\x01" if deleted else b"\x00") + body).digest()[:16]
+    sha = hashlib.sha256(parent + (b"\x01" if deleted else b"\x00"))
+    sha.update(body)  # not parent + flag + body: that copies the body once more
+    return sha.digest()[:16]
 
 
 def first_revision(prefix: bytes, seq: int, rid: bytes, body: bytes) -> tuple[bytes, bytes, bytes, str]:
@@ -69,9 +74,11 @@ def first_revision(prefix: bytes, seq: int, rid: bytes, body: bytes) -> tuple[by
     ...     rev_string(1, dig))
     True
     """
-    dig = hashlib.sha256(b"\x00" + body).digest()[:16]
+    sha = _FIRST_SHA.copy()
+    sha.update(body)
+    dig = sha.digest()[:16]
     seq_b = _SEQ.pack(seq)
-    record = _FIRST_HEAD + seq_b + b"\x00\x01" + dig + body  # one history digest
+    record = b"".join((_FIRST_HEAD, seq_b, b"\x00\x01", dig, body))  # one history digest
     return record, prefix + seq_b, _FIRST_ENTRY + dig + rid, f"1-{dig.hex()}"
 
 

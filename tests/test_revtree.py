@@ -309,3 +309,21 @@ def test_a_commit_wakes_a_waiting_watcher_without_its_poll_timer(
     thread.join(20)
     assert not thread.is_alive() and woke == [True]
     assert store._env.watching == 0
+
+
+def test_revision_ids_are_pinned_so_peers_and_old_files_agree() -> None:
+    """Revision ids are SHA-256 of (parent digest, deleted flag, msgpack body), cut to 16 bytes.
+
+    Identical edits on two replicas must get identical ids, across versions of
+    this engine: a change to how the digest is computed (a faster path, say)
+    must not change these values, which were made by the first release's code.
+    """
+    with dse.open_temporary() as engine:
+        s = engine.store("pinned")
+        assert s.put("d", {"a": 1}) == "1-7141a514e7898f6cdf0e9d72772c0606"
+        assert s.put("d", {"a": 2}) == "2-2a56ebcb62f2461838e675dc426a141a"
+        assert s.delete("d") == "3-ccdcec11fb6cc5dda1049812142162dc"
+        assert s.put("x", {"b": [1, 2.5, None]}) == "1-6233708f81f65c3129835a1a2ea7280d"
+        assert s.put_many([("m", {"n": "x"})]) == ["1-e21c254475ed015aedd17ee87b2f27ac"]
+        assert s.add({"n": "x"}, rid="m2") == "m2"
+        assert s.rev("m2") == "1-e21c254475ed015aedd17ee87b2f27ac"  # same body, same first revision
