@@ -244,25 +244,28 @@ def encode(
 def encoder(*, max_depth: int = DEFAULT_MAX_DEPTH, max_bytes: int = DEFAULT_MAX_BYTES) -> Callable[[Any, str], bytes]:
     """:func:`encode` with its limits bound, for a loop over many documents (one thread).
 
+    The second argument is the document's id: errors name it (``repr`` is
+    taken only then, not for every document).
+
     >>> enc = encoder(max_bytes=8)
-    >>> enc({"a": 1}, "'x'")
+    >>> enc({"a": 1}, "x")
     b'\\x81\\xa1a\\x01'
-    >>> enc({"a": "long text"}, "'x'")
+    >>> enc({"a": "long text"}, "x")
     Traceback (most recent call last):
     datastore_engine.errors.LimitExceeded: document 'x' encodes to 13 bytes, over the limit of 8 bytes
     """
     pack = _packer()
     fast = _plain_json
 
-    def encode_one(value: Any, where: str) -> bytes:
+    def encode_one(value: Any, rid: str) -> bytes:
         try:
             if fast is None or not fast(value, max_depth):
                 _check(value, 0, max_depth)
             data = pack(value)
         except Exception:  # _Bad, RecursionError, or what msgpack refuses: encode() words the error
-            return encode(value, max_depth=max_depth, max_bytes=max_bytes, where=where)
+            return encode(value, max_depth=max_depth, max_bytes=max_bytes, where=repr(rid))
         if len(data) > max_bytes:
-            return encode(value, max_depth=max_depth, max_bytes=max_bytes, where=where)  # raises the error
+            return encode(value, max_depth=max_depth, max_bytes=max_bytes, where=repr(rid))  # raises the error
         return data
 
     return encode_one

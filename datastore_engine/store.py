@@ -377,7 +377,7 @@ class Store:
                 raise ValidationError(f"put_many takes a mapping or (rid, document) pairs, got a {type(pair).__name__}")
             rid, doc = pair
             rid_b = rid_bytes(rid)
-            chunk.append((rid, rid_b, doc, encode(doc, repr(rid))))
+            chunk.append((rid, rid_b, doc, encode(doc, rid)))
             if len(chunk) == _CHUNK:
                 self._put_chunk(ctx, state, chunk, revs, plain=plain)
                 chunk = []

@@ -106,7 +106,7 @@ def test_encoding_with_the_accelerator_is_identical_to_pure_python(value: Any, m
 @given(value=_values, max_depth=st.integers(min_value=0, max_value=6))
 def test_the_bulk_encoder_with_the_accelerator_is_identical_to_pure_python(value: Any, max_depth: int) -> None:
     def run() -> bytes:
-        return codec.encoder(max_depth=max_depth)(value, "'d'")
+        return codec.encoder(max_depth=max_depth)(value, "d")
 
     fast, slow = _both(run)
     assert fast == slow
