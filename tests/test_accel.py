@@ -246,6 +246,18 @@ def test_the_pure_environment_variable_turns_the_accelerator_off() -> None:
     assert out.stdout.split("\n")[:2] == ["False", "{'x': [1, 2.5]}"]
 
 
+def test_without_the_compiled_module_validation_falls_back_to_python(monkeypatch: pytest.MonkeyPatch) -> None:
+    """As after an install on a machine without a C compiler (the Extension is optional)."""
+    monkeypatch.delenv("DATASTORE_ENGINE_PURE", raising=False)
+    monkeypatch.setitem(sys.modules, "datastore_engine._accel", None)  # import now raises ImportError
+    assert codec._load_accel() is None
+    monkeypatch.setattr(codec, "_plain_json", codec._load_accel())
+    assert not codec.accelerated()
+    assert codec.decode(codec.encode({"a": [1, 2.5]})) == {"a": [1, 2.5]}
+    with pytest.raises(ValidationError, match="is not finite"):
+        codec.encode({"a": math.nan})
+
+
 def test_the_accelerator_is_built_where_the_build_requires_it() -> None:
     """CI sets DATASTORE_ENGINE_REQUIRE_ACCEL=1: there a missing build is a failure, not a silent fallback."""
     if os.environ.get("DATASTORE_ENGINE_REQUIRE_ACCEL") != "1":
