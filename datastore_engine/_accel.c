@@ -16,7 +16,7 @@
  * max_depth says; deeper values answer False and go to the Python check.
  *
  * Measured on this project's bench document (~0.8 KB, 20-odd fields):
- * codec._check ~3 us, this ~0.2 us (docs/performance.md).
+ * codec._check ~3 us, this ~0.3 us (docs/performance.md).
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
