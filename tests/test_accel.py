@@ -24,7 +24,22 @@ import datastore_engine as dse
 from datastore_engine import codec
 from datastore_engine.errors import LimitExceeded, ValidationError
 
+try:
+    from datastore_engine._accel import plain_json
+except ImportError:  # not built here: the tests that call it are skipped (needs_accel)
+    pass
+
 needs_accel = pytest.mark.skipif(not codec.accelerated(), reason="the C accelerator is not built here")
+
+
+@pytest.fixture(params=["accelerated", "pure"])
+def validation(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Run a test with the compiled fast path, then without it (as on a machine without a C compiler)."""
+    if request.param == "pure":
+        monkeypatch.setattr(codec, "_plain_json", None)
+    elif not codec.accelerated():
+        pytest.skip("the C accelerator is not built here")
+    return str(request.param)
 
 
 class Str(str):
@@ -116,42 +131,34 @@ def test_the_bulk_encoder_with_the_accelerator_is_identical_to_pure_python(value
 @settings(max_examples=600, deadline=None)
 @given(value=_values, max_depth=st.integers(min_value=0, max_value=6))
 def test_the_accelerator_says_plain_only_for_values_the_python_check_accepts(value: Any, max_depth: int) -> None:
-    from datastore_engine import _accel
-
-    if _accel.plain_json(value, max_depth):
+    if plain_json(value, max_depth):
         codec._check(value, 0, max_depth)  # must not raise
 
 
 @needs_accel
 def test_the_accelerator_is_not_sure_about_subclasses_and_leaves_them_to_python() -> None:
-    from datastore_engine import _accel
-
     for value in ({"a": Str("x")}, [Int(1)], Dict(a=1), List([1]), Colour.RED, [Float(0.5)]):
-        assert _accel.plain_json(value, 64) is False
+        assert plain_json(value, 64) is False
         codec.check_value(value)  # still accepted, by the Python check
-    assert _accel.plain_json({Str("k"): 1}, 64) is False
+    assert plain_json({Str("k"): 1}, 64) is False
     with pytest.raises(ValidationError, match="non-str key 'k'"):  # keys must be exact str: Python refuses
         codec.check_value({Str("k"): 1})
 
 
 @needs_accel
 def test_the_accelerator_keeps_the_int64_and_finite_float_bounds() -> None:
-    from datastore_engine import _accel
-
-    assert _accel.plain_json([2**63 - 1, -(2**63), 1.7e308, -0.0], 64) is True
+    assert plain_json([2**63 - 1, -(2**63), 1.7e308, -0.0], 64) is True
     for bad in (2**63, -(2**63) - 1, math.nan, math.inf, -math.inf):
-        assert _accel.plain_json({"a": [bad]}, 64) is False
+        assert plain_json({"a": [bad]}, 64) is False
 
 
 @needs_accel
 def test_the_accelerator_counts_depth_like_the_python_check() -> None:
-    from datastore_engine import _accel
-
     nested: Any = 1
     for _ in range(5):
         nested = {"a": [nested]}  # 10 containers deep
-    assert _accel.plain_json(nested, 10) is True
-    assert _accel.plain_json(nested, 9) is False
+    assert plain_json(nested, 10) is True
+    assert plain_json(nested, 9) is False
     codec.check_value(nested, max_depth=10)
     with pytest.raises(LimitExceeded):
         codec.check_value(nested, max_depth=9)
@@ -159,32 +166,26 @@ def test_the_accelerator_counts_depth_like_the_python_check() -> None:
 
 @needs_accel
 def test_the_accelerator_hands_very_deep_values_to_python_whatever_the_limit() -> None:
-    from datastore_engine import _accel
-
     nested: Any = []
     for _ in range(600):  # past the C recursion bound (512)
         nested = [nested]
-    assert _accel.plain_json(nested, 10_000) is False
+    assert plain_json(nested, 10_000) is False
     codec.check_value(nested, max_depth=10_000)  # Python decides: within the limit, accepted
 
 
 @needs_accel
 def test_the_accelerator_refuses_wrong_arguments_with_type_errors() -> None:
-    from datastore_engine import _accel
-
     with pytest.raises(TypeError):
-        _accel.plain_json({})  # type: ignore[call-arg]
+        plain_json({})  # type: ignore[call-arg]
     with pytest.raises(TypeError):
-        _accel.plain_json({}, "64")  # type: ignore[arg-type]
+        plain_json({}, "64")  # type: ignore[arg-type]
 
 
 @needs_accel
 def test_the_accelerator_walks_a_self_containing_list_only_to_the_depth_limit() -> None:
-    from datastore_engine import _accel
-
     loop: list[Any] = []
     loop.append(loop)
-    assert _accel.plain_json(loop, 64) is False
+    assert plain_json(loop, 64) is False
     with pytest.raises(LimitExceeded):
         codec.check_value(loop)
 
@@ -199,15 +200,9 @@ def test_the_accelerator_walks_a_self_containing_list_only_to_the_depth_limit() 
         ({"s": "\ud800"}, ValidationError, ("cannot be encoded",)),
     ],
 )
-@pytest.mark.parametrize("mode", ["accelerated", "pure"])
 def test_a_bad_document_gets_the_same_error_and_leaves_the_store_untouched(
-    engine: dse.Engine, doc: dict[str, Any], error: type[Exception], fragments: tuple[str, ...], mode: str,
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:  # fmt: skip
-    if mode == "pure":
-        monkeypatch.setattr(codec, "_plain_json", None)
-    elif not codec.accelerated():
-        pytest.skip("the C accelerator is not built here")
+    engine: dse.Engine, doc: dict[str, Any], error: type[Exception], fragments: tuple[str, ...], validation: str
+) -> None:
     store = engine.store("people")
     store.put("keep", {"v": 1})
     for write in (lambda: store.add(doc, rid="x"), lambda: store.put_many([("y", doc)]),
@@ -220,14 +215,7 @@ def test_a_bad_document_gets_the_same_error_and_leaves_the_store_untouched(
     assert len(store) == 1
 
 
-@pytest.mark.parametrize("mode", ["accelerated", "pure"])
-def test_documents_with_subclasses_are_stored_as_plain_json_either_way(
-    engine: dse.Engine, mode: str, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    if mode == "pure":
-        monkeypatch.setattr(codec, "_plain_json", None)
-    elif not codec.accelerated():
-        pytest.skip("the C accelerator is not built here")
+def test_documents_with_subclasses_are_stored_as_plain_json_either_way(engine: dse.Engine, validation: str) -> None:
     store = engine.store("things")
     doc = OrderedDict(name=Str("ada"), n=Int(3), colour=Colour.RED, tags=List(["x"]), ratio=Float(0.5))
     store.put("a", doc)
