@@ -414,9 +414,8 @@ class Store:
             size += len(rid_b) + len(body)
         if state.max_bytes is not None and size > state.max_bytes:
             return False
-        first, seq = changes.first_revision, counters[2]
-        made = [first(prefix, seq + i, item[1], item[3]) for i, item in enumerate(chunk, 1)]
-        records = [(prefix + item[1], m[0]) for item, m in zip(chunk, made, strict=True)]
+        seq = counters[2]
+        records, entries, new_revs = changes.first_revisions(prefix, seq + 1, chunk)
         txn = ctx.txn
         docs = txn.cursor(db=self._docs)
         # Append mode skips the tree search for ids past the last key; it refuses
@@ -432,14 +431,13 @@ class Store:
                         txn.delete(key, db=self._docs)
                 return False
         feed, extra = txn.cursor(db=self._dbs["changes"]), state.extra
-        entries = [(m[1], m[2]) for m in made]
         if not extra.get("feed_append", True) or feed.putmulti(entries, append=True)[1] != len(entries):
             extra["feed_append"] = False  # another store's feed is last: as _feed_put learns it
             feed.putmulti(entries)
         counters[0] += len(chunk)
         counters[1] = size
         counters[2] = seq + len(chunk)
-        revs.extend(m[3] for m in made)
+        revs.extend(new_revs)
         return True
 
     def _add_new(self, ctx: WriteCtx, state: StoreState, counters: list[int], rid_b: bytes, body: bytes) -> str | None:

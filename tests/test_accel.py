@@ -1,13 +1,18 @@
-"""The optional compiled validation fast path (``_accel.c``) against the pure-Python check.
+"""The optional compiled fast paths (``_accel.c``) against pure Python.
 
-The accelerator may only say "plain JSON, accept" or "not sure": every value
-must be accepted or refused exactly as the pure-Python path does, with the
-same error type and message, and every encoding must be the same bytes.
+Validation: the accelerator may only say "plain JSON, accept" or "not sure":
+every value must be accepted or refused exactly as the pure-Python path does,
+with the same error type and message, and every encoding must be the same bytes.
+
+First revisions (``put_many``'s loop): the records, feed entries and revision
+ids must be the same bytes and strings as the Python loop's, whether the digest
+comes from OpenSSL directly or through a ``hashlib`` object.
 """
 
 from __future__ import annotations
 
 import enum
+import hashlib
 import math
 import os
 import subprocess
@@ -21,11 +26,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import datastore_engine as dse
-from datastore_engine import codec
+from datastore_engine import changes, codec
 from datastore_engine.errors import LimitExceeded, ValidationError
 
 try:
-    from datastore_engine._accel import plain_json
+    from datastore_engine._accel import drop_openssl, first_revisions, plain_json, use_openssl
 except ImportError:  # not built here: the tests that call it are skipped (needs_accel)
     pass
 
@@ -34,9 +39,10 @@ needs_accel = pytest.mark.skipif(not codec.accelerated(), reason="the C accelera
 
 @pytest.fixture(params=["accelerated", "pure"])
 def validation(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
-    """Run a test with the compiled fast path, then without it (as on a machine without a C compiler)."""
+    """Run a test with the compiled fast paths, then without them (as on a machine without a C compiler)."""
     if request.param == "pure":
         monkeypatch.setattr(codec, "_plain_json", None)
+        monkeypatch.setattr(changes, "_first_revisions_c", None)
     elif not codec.accelerated():
         pytest.skip("the C accelerator is not built here")
     return str(request.param)
@@ -251,3 +257,97 @@ def test_the_accelerator_is_built_where_the_build_requires_it() -> None:
     if os.environ.get("DATASTORE_ENGINE_REQUIRE_ACCEL") != "1":
         pytest.skip("DATASTORE_ENGINE_REQUIRE_ACCEL is not set (only CI requires the compiled module)")
     assert codec.accelerated(), "datastore_engine._accel did not build or import; see the pip install output"
+
+
+# -- first revisions ---------------------------------------------------------------------------
+
+_chunks = st.lists(
+    st.tuples(st.just("rid"), st.binary(min_size=1, max_size=250), st.none(), st.binary(max_size=5000)),
+    max_size=6,
+)
+
+
+@pytest.fixture
+def openssl_dropped() -> Any:
+    """Hash through the hashlib object for the test, then bind OpenSSL again as at import."""
+    drop_openssl()
+    yield
+    changes._first_revisions_c, changes._openssl_bound = changes._load_accel()
+
+
+def _first_revisions_all_ways(prefix: bytes, seq: int, chunk: list[Any]) -> list[Any]:
+    """The compiled loop with OpenSSL bound (when it binds here), then through hashlib, then Python."""
+    out = [first_revisions(changes._FIRST_SHA, prefix, seq, chunk)]
+    drop_openssl()
+    try:
+        out.append(first_revisions(changes._FIRST_SHA, prefix, seq, chunk))
+    finally:
+        changes._first_revisions_c, changes._openssl_bound = changes._load_accel()
+    out.append(changes._first_revisions_py(prefix, seq, chunk))
+    return out
+
+
+@needs_accel
+@settings(max_examples=300, deadline=None)
+@given(prefix=st.binary(max_size=12), chunk=_chunks, data=st.data())
+def test_compiled_first_revisions_are_the_python_loops_bytes(prefix: bytes, chunk: list[Any], data: Any) -> None:
+    seq = data.draw(st.integers(min_value=0, max_value=2**64 - 1 - len(chunk)), label="seq")
+    native, hashlib_object, python = _first_revisions_all_ways(prefix, seq, chunk)
+    assert native == hashlib_object == python
+    records, entries, revs = python
+    assert len(records) == len(entries) == len(revs) == len(chunk)
+
+
+@needs_accel
+def test_the_compiled_loop_binds_openssl_here_and_gives_pinned_revision_ids() -> None:
+    """On this machine kind the OpenSSL binding takes; its ids are the ones pinned before it existed."""
+    assert changes._openssl_bound
+    body = codec.encode({"name": "ada", "age": 36})
+    _, _, revs = first_revisions(changes._FIRST_SHA, b"\x00" * 8, 1, [("ada", b"ada", None, body)])
+    assert revs == [changes.rev_string(1, changes.digest(b"", False, body))]
+
+
+@needs_accel
+def test_openssl_is_not_bound_from_a_library_not_loaded_or_with_a_wrong_known_answer(openssl_dropped: None) -> None:
+    import _hashlib
+
+    probe = b"probe"
+    right = hashlib.sha256(b"\x00" + probe).digest()
+    assert not use_openssl("/nonexistent/libcrypto.so", probe, right)
+    assert not use_openssl(_hashlib.__file__, probe, bytes(32))  # the self-test refuses it
+    assert not use_openssl(_hashlib.__file__, probe, right[:8])  # too short to compare: refused too
+    chunk = [("a", b"a", None, b"\x81\xa1a\x01")]
+    assert first_revisions(changes._FIRST_SHA, b"p", 3, chunk) == changes._first_revisions_py(b"p", 3, chunk)
+    assert use_openssl(_hashlib.__file__, probe, right)
+
+
+@needs_accel
+@pytest.mark.parametrize(
+    ("args", "error"),
+    [
+        ((b"p", 1, ("not", "a list")), TypeError),
+        (("p", 1, []), TypeError),
+        ((b"p", 1, [("rid", "text id", None, b"body")]), TypeError),
+        ((b"p", 1, [("rid", b"id", None)]), TypeError),
+        ((b"p", 1, [["rid", b"id", None, b"body"]]), TypeError),
+        ((b"p", -1, []), OverflowError),
+        ((b"p", 2**64, []), OverflowError),
+        ((b"p", 2**64 - 1, [("r", b"a", None, b""), ("r", b"b", None, b"")]), OverflowError),
+    ],
+)
+def test_the_compiled_loop_refuses_wrong_arguments(args: tuple[Any, ...], error: type[Exception]) -> None:
+    with pytest.raises(error):
+        first_revisions(changes._FIRST_SHA, *args)
+    with pytest.raises(TypeError):
+        first_revisions(changes._FIRST_SHA, b"p")  # type: ignore[call-arg]  # too few arguments on purpose
+
+
+def test_put_many_gives_the_same_revisions_and_feed_either_way(engine: dse.Engine, validation: str) -> None:
+    store = engine.store("load")
+    items = [(f"d{i:04d}", {"n": i, "name": f"doc {i}", "tags": ["a"] * (i % 3)}) for i in range(300)]
+    revs = store.put_many(items)
+    expected = [changes.rev_string(1, changes.digest(b"", False, codec.encode(doc))) for _, doc in items]
+    assert revs == expected
+    assert [store.get(rid) for rid, _ in items] == [doc for _, doc in items]
+    feed = list(store.changes())
+    assert [(c.rid, c.rev, c.deleted) for c in feed] == [(rid, rev, False) for (rid, _), rev in zip(items, revs, strict=True)]
