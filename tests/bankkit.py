@@ -68,7 +68,13 @@ def _transfer(engine: dse.Engine, rng: random.Random) -> None:
 
 
 def _worker(path: str, index: int, seconds: float, writers: int, readers: int, out: Any) -> None:
-    stats = {"transfers": 0, "reads": 0, "map_grown_retries": 0, "bad_totals": [], "errors": []}
+    stats: dict[str, Any] = {
+        "transfers": 0,
+        "reads": 0,
+        "map_grown_retries": 0,
+        "bad_totals": [],
+        "errors": [],
+    }
     lock = threading.Lock()
     # durable=False: no flush per commit, so many more interleavings per second;
     # this test is about isolation and growth, not about surviving a power cut.
@@ -137,7 +143,7 @@ def run_bank(
     ]
     for p in procs:
         p.start()
-    results = []
+    results: list[dict[str, Any]] = []
     give_up = time.monotonic() + seconds + 120
     while len(results) < len(procs) and time.monotonic() < give_up:
         try:

@@ -17,7 +17,7 @@ import signal
 import textwrap
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 from blobkit import count_rows, pattern, spawn_python
@@ -62,7 +62,7 @@ SIZE_IDS = [
     "batch",
     "batch+1",
 ]
-KINDS = {
+KINDS: dict[str, Callable[[bytes], object]] = {
     "bytes": lambda data: data,
     "bytearray": lambda data: bytearray(data),
     "file": lambda data: io.BytesIO(data),

@@ -58,7 +58,7 @@ def test_seed_general_information_lock(cloud: CloudStore) -> None:
 
 def test_seed_saving_data(cloud: CloudStore, capsys: pytest.CaptureFixture[str]) -> None:
     # Handle the response.
-    def onSave(res):
+    def onSave(res: dict[str, Any]) -> None:
         if res.get("error"):
             print("Error: %s, %s" % (res["error"], res["message"]))
         else:
@@ -75,7 +75,7 @@ def test_seed_loading_data(cloud: CloudStore, capsys: pytest.CaptureFixture[str]
     ok(cloud.save("Shopping_List", {"Apples": 8, "Oranges": 6}))
 
     # Handle the response.
-    def OnLoad(res):
+    def OnLoad(res: dict[str, Any]) -> None:
         if res.get("error"):
             print("Error: %s, %s" % (res["error"], res["message"]))
         else:
@@ -92,7 +92,7 @@ def test_seed_merging_data_app1_then_app2(
     cloud: CloudStore, capsys: pytest.CaptureFixture[str]
 ) -> None:
     # App 1
-    def OnSave(res):
+    def OnSave(res: dict[str, Any]) -> None:
         if res.get("error"):
             print("Error: %s, %s" % (res["error"], res["message"]))
         else:
@@ -104,7 +104,7 @@ def test_seed_merging_data_app1_then_app2(
 
     # App 2
     #  Handle the response.
-    def onLoad(res):
+    def onLoad(res: dict[str, Any]) -> None:
         # You should now see your new Shopping_List with 10 Oranges and 8 Bananas
         if res.get("error"):
             print("Error: %s, %s" % (res["error"], res["message"]))
@@ -112,7 +112,7 @@ def test_seed_merging_data_app1_then_app2(
             print("%s: %s" % (res["message"], res["data"]))
 
     #  Handle the response.
-    def onMerge(res):
+    def onMerge(res: dict[str, Any]) -> None:
         if res.get("error"):
             print("Error: %s, %s" % (res["error"], res["message"]))
         else:
@@ -149,7 +149,7 @@ def test_seed_listing_example(cloud: CloudStore, capsys: pytest.CaptureFixture[s
         ok(cloud.save(key, 1))
 
     # Handle the response.
-    def OnList(res):
+    def OnList(res: dict[str, Any]) -> None:
         if res.get("error"):
             print("Error: %s, %s" % (res["error"], res["message"]))
         else:
@@ -164,7 +164,7 @@ def test_seed_deleting_data(cloud: CloudStore, capsys: pytest.CaptureFixture[str
     ok(cloud.save("Shopping_List", {"Apples": 8}))
 
     # Handle the response.
-    def OnDelete(res):
+    def OnDelete(res: dict[str, Any]) -> None:
         if res.get("error"):
             print("Error: %s, %s" % (res["error"], res["message"]))
         else:
@@ -183,7 +183,7 @@ def test_seed_upload(
     image = bytes(range(256)) * 4
     file_data = base64.b64encode(image).decode()
 
-    def OnUpload(res):
+    def OnUpload(res: dict[str, Any]) -> None:
         if res.get("error"):
             print("Error: %s, %s" % (res["error"], res["message"]))
         else:

@@ -186,7 +186,7 @@ def test_core_stores_that_are_not_make_stores_are_invisible(
 
 # -- data structures ---------------------------------------------------------------------------------
 
-SPEC = [
+SPEC: list[dict[str, Any]] = [
     {"name": "name", "type": "text", "label": "Name", "required": True},
     {"name": "age", "type": "number"},
     {"name": "vip", "type": "boolean", "default": False},

@@ -57,7 +57,7 @@ class TestSeedExamples:
         seed.add(rid="one", data={"one": 1})
         seed.add(rid="two", data={"two": 2})
         ds = self.tcex.datastore("local", "myNumbers")
-        search = {"query": {"match_all": {}}}
+        search: dict[str, Any] = {"query": {"match_all": {}}}
         response = ds.get(rid="_search", data=search)
         assert response["timed_out"] is False
         assert isinstance(response["took"], int)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -25,6 +26,7 @@ def make_storage(api: DataStorageAPI, ds_id: str = "exampleID", **extra: Any) ->
         "adminAccess": [CLIENT],
         **extra,
     }
+    created: dict[str, Any]
     status, created = api.create(body)
     assert status == 201, created
     return created
@@ -128,7 +130,9 @@ def test_seed_datafilter_examples(api: DataStorageAPI) -> None:
         "a", {"objectKey": {"subKey": "exampleValue"}, "created": "2018-01-01T00:00:00Z"}
     )
     api.replace_data("b", {"objectKey": {"subKey": "other"}, "created": "2016-01-01T00:00:00Z"})
-    ids = lambda result: [s["id"] for s in result[1]["resources"]]  # noqa: E731
+    ids: Callable[[tuple[int, Any]], list[str]] = lambda result: [  # noqa: E731
+        s["id"] for s in result[1]["resources"]
+    ]
     assert ids(api.list(datafilter="objectKey.subKey eq exampleValue")) == ["a"]
     assert ids(api.list(datafilter="created ge 2017-10-20T07:17:17.606Z")) == ["a"]
     assert ids(api.list(datafilter="objectKey pr")) == ["a", "b"]
@@ -305,7 +309,7 @@ def test_single_keys(api: DataStorageAPI) -> None:
 
 def test_replace_data_refuses_a_non_object(api: DataStorageAPI) -> None:
     make_storage(api)
-    assert api.replace_data("exampleID", ["a"])[0] == 400  # type: ignore[arg-type]
+    assert api.replace_data("exampleID", ["a"])[0] == 400  # type: ignore[arg-type]  # a list on purpose
 
 
 def test_data_access_lists_are_enforced(engine: dse.Engine, api: DataStorageAPI) -> None:

@@ -8,6 +8,7 @@ CI runs 10 s; ``python -m tests.stress`` runs 60 s.
 from __future__ import annotations
 
 import pathlib
+from typing import Any
 
 import bankkit
 import pytest
@@ -60,8 +61,8 @@ def test_a_snapshot_does_not_see_a_commit_made_after_it_began(engine: dse.Engine
 
 
 def test_writes_inside_a_snapshot_are_refused_and_change_nothing(
-    engine: dse.Engine, snapshot
-) -> None:  # type: ignore[no-untyped-def]
+    engine: dse.Engine, snapshot: Any
+) -> None:
     s = engine.store("s")
     s.put("x", {"n": 1})
     before = snapshot(engine)

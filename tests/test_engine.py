@@ -417,10 +417,11 @@ def test_a_leader_whose_wait_runs_out_late_leaves_the_next_leaders_gathering_alo
     """Regression: G gathers; F fills the batch and runs it; Z, queued meanwhile, is handed
     the lead and gathers; only then does G see its wait run out. G must not clear Z's
     gathering (nobody would then run Z's batch: every writer slept forever)."""
+    from _thread import allocate_lock as real_lock  # engine.py's _allocate_lock, unpatched
+
     from datastore_engine import engine as engine_module
 
     monkeypatch.setattr(engine_module, "_GATHER_S", 60.0)
-    real_lock = engine_module._allocate_lock
     late = threading.Event()
 
     class RunsOutLate:  # G's wake: its gathering wait "times out" only when the test says so
@@ -554,9 +555,9 @@ def test_concurrent_durable_writers_share_commits(tmp_path: pathlib.Path) -> Non
         commits = []
         real_commit = type(eng._env).begin_write
 
-        def counting(env: Any, **kw: Any) -> Any:
+        def counting(self: Any, **kw: Any) -> Any:  # "self" as in begin_write, or mypy refuses it
             commits.append(1)
-            return real_commit(env, **kw)
+            return real_commit(self, **kw)
 
         barrier = threading.Barrier(8)
 

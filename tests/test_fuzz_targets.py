@@ -7,8 +7,9 @@ from __future__ import annotations
 
 import importlib.util
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from types import ModuleType
+from typing import Any, Protocol, cast
 
 import pytest
 
@@ -16,14 +17,24 @@ FUZZ_DIR = Path(__file__).resolve().parent.parent / "fuzz"
 TARGETS = ["fuzz_codec", "fuzz_merge", "fuzz_paths", "fuzz_names", "fuzz_scim", "fuzz_es"]
 
 
-def load(name: str) -> ModuleType:
+class FuzzTarget(Protocol):
+    """What a target module defines (see fuzz/_harness.py); ``load`` gives the module."""
+
+    HANG_SECONDS: float
+    stats: Any  # a fuzz/_harness.py Stats
+    check: Callable[[Any], None]
+    from_bytes: Callable[[bytes], Any]
+    run_fallback: Callable[[float], int]
+
+
+def load(name: str) -> FuzzTarget:
     if str(FUZZ_DIR) not in sys.path:
         sys.path.insert(0, str(FUZZ_DIR))  # the targets import _harness and _values
     spec = importlib.util.spec_from_file_location(f"_fuzz_target_{name}", FUZZ_DIR / f"{name}.py")
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    return module
+    return cast(FuzzTarget, module)  # run from a file: mypy cannot see its names
 
 
 @pytest.mark.parametrize("name", TARGETS)

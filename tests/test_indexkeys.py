@@ -52,7 +52,7 @@ def model_key(value: Any) -> tuple[int, Any]:
 
 
 def sign(x: Any, y: Any) -> int:
-    return (x > y) - (x < y)
+    return int(x > y) - int(x < y)
 
 
 def truncated(value: Any) -> bool:
@@ -176,6 +176,7 @@ def test_ranges_stay_within_one_type() -> None:
     assert not (lo <= encode_value("6") < hi)
     assert lo <= encode_value(6) < hi
     lo, hi = range_for("lt", "b")
+    assert hi is not None
     assert not (lo <= encode_value(1) < hi) and lo <= encode_value("a") < hi
 
 

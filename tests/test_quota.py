@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -50,13 +51,14 @@ def test_growing_a_document_past_the_quota_fails_and_changes_nothing(
     engine.create_store("q", max_size_mb=1)
     store = engine.store("q")
     store.put("d", doc_of_size("d", MB - 10))
-    grow = {
+    grows: dict[str, Callable[[int], object]] = {
         "put": lambda extra: store.put("d", {"x": "a" * (len(store.get("d")["x"]) + extra)}),
         "merge": lambda extra: store.merge("d", {"x": "a" * (len(store.get("d")["x"]) + extra)}),
         "set_path": lambda extra: store.set_path(
             "d", "x", "a" * (len(store.get("d")["x"]) + extra)
         ),
-    }[how]
+    }
+    grow = grows[how]
     grow(10)  # exactly at the limit: allowed
     assert store.info.size == MB
     before = snapshot(engine)

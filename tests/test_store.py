@@ -341,7 +341,7 @@ def test_put_many_over_several_chunks_in_any_id_order_and_any_store(engine: dse.
 def test_put_many_with_existing_and_repeated_ids_ends_like_one_put_each(engine: dse.Engine) -> None:
     s = engine.store("mixed")
     s.put_many((f"d{i:05d}", {"v": 0}) for i in range(0, 3000, 3))
-    model = {f"d{i:05d}": {"v": 0} for i in range(0, 3000, 3)}
+    model: dict[str, dict[str, Any]] = {f"d{i:05d}": {"v": 0} for i in range(0, 3000, 3)}
     items = [(f"d{i:05d}", {"v": i}) for i in range(3000)] + [("d00001", {"v": "again"})]
     for rid, doc in items:
         model[rid] = doc

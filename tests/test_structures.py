@@ -148,7 +148,7 @@ def test_defaults_are_filled_in_on_write(engine: dse.Engine) -> None:
     assert store.get("a") == {"status": "new", "tags": [], "meta": {"v": 1}}
     store.put("b", {"status": "done", "meta": {"v": 7}, "tags": ["x"]})
     assert store.get("b") == {"status": "done", "meta": {"v": 7}, "tags": ["x"]}
-    doc = {"meta": {}}
+    doc: dict[str, Any] = {"meta": {}}
     store.put("c", doc)
     assert doc == {"meta": {}}  # the caller's document is not changed
     assert store.get("c")["meta"] == {"v": 1}

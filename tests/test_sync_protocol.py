@@ -3,7 +3,7 @@ checkpoints, _changes / _revs_diff / _bulk_get shapes, attachments."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypedDict
 
 import pytest
 from hypothesis import given, settings
@@ -75,8 +75,13 @@ def test_revs_to_revisions_refuses_gapped_or_malformed_lists(revs: list[str]) ->
 # -- ids and paths ---------------------------------------------------------------------
 
 
+class _Ends(TypedDict):
+    source: str
+    target: str
+
+
 def test_replication_id_is_deterministic_and_separates_what_differs() -> None:
-    base = {"source": "local:1", "target": "http://u@h:5984/db"}
+    base: _Ends = {"source": "local:1", "target": "http://u@h:5984/db"}
     rid = proto.replication_id(**base)
     assert rid == proto.replication_id(**base)
     assert len(rid) == 32 and int(rid, 16) >= 0

@@ -50,7 +50,7 @@ import dataclasses
 import posixpath
 import urllib.parse
 from collections.abc import Iterable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal, overload
 
 from ..blobs import Bucket
 from ..engine import Engine
@@ -171,6 +171,18 @@ class BucketConnector(_Connector):
         """Write ``object_name`` to ``file_path``; returns its stat info."""
         return self._bucket.fget(object_name, file_path)
 
+    # A str is an Iterable[str] too: only a list or tuple is surely "many"; for any other
+    # iterable the type checker cannot tell which of the two comes back.
+    @overload
+    def stat(self, path: str, **kwargs: Any) -> ObjectInfo: ...
+    @overload
+    def stat(
+        self, path: builtins.list[str] | tuple[str, ...], **kwargs: Any
+    ) -> builtins.list[ObjectInfo]: ...
+    @overload
+    def stat(
+        self, path: Iterable[str], **kwargs: Any
+    ) -> ObjectInfo | builtins.list[ObjectInfo]: ...
     def stat(
         self, path: str | Iterable[str], **kwargs: Any
     ) -> ObjectInfo | builtins.list[ObjectInfo]:
@@ -216,6 +228,10 @@ class BucketConnector(_Connector):
         return self._bucket.copy_to(new_bucket, object_name, object_source)
 
 
+@overload
+def connect(name: Literal["data_store"], *, engine: Engine | None = None) -> Datastore: ...
+@overload
+def connect(name: str, *, engine: Engine | None = None) -> Datastore | BucketConnector: ...
 def connect(name: str, *, engine: Engine | None = None) -> Datastore | BucketConnector:
     """``"data_store"``: the Datastore connector; ``"data_store/<bucket>"``: that bucket's connector."""
     if not isinstance(name, str):

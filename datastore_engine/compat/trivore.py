@@ -65,7 +65,7 @@ Example:
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ParamSpec
 from urllib.parse import quote
 
 from ..errors import (
@@ -92,6 +92,7 @@ MAX_COUNT = 500
 MAX_SIZE_MB = 16
 LOCATION = "/api/rest/v1/datastorage"
 Result = tuple[int, Any]
+P = ParamSpec("P")
 
 _REASONS = {400: "Bad Request", 403: "Forbidden", 404: "Not Found", 409: "Conflict",
             413: "Payload Too Large", 500: "Internal Server Error"}  # fmt: skip
@@ -123,11 +124,11 @@ def _status_of(exc: DatastoreError, *, forbidden: int) -> int:
 
 def _endpoint(
     ok: int, *, forbidden: int = 404
-) -> Callable[[Callable[..., Any]], Callable[..., Result]]:
+) -> Callable[[Callable[P, Any]], Callable[P, Result]]:
     """Run the method; ``(ok, its return value)``, or the status and body of the core's error."""
 
-    def wrap(method: Callable[..., Any]) -> Callable[..., Result]:
-        def run(*args: Any, **kwargs: Any) -> Result:
+    def wrap(method: Callable[P, Any]) -> Callable[P, Result]:
+        def run(*args: P.args, **kwargs: P.kwargs) -> Result:
             try:
                 return ok, method(*args, **kwargs)
             except DatastoreError as exc:
