@@ -24,10 +24,11 @@ Example:
 from __future__ import annotations
 
 import hashlib
-import os
 import struct
 from collections.abc import Callable
 from typing import Any, NamedTuple
+
+from .codec import accel_function
 
 __all__ = ["REVS_LIMIT", "Change", "digest", "pack_entry", "parse_rev", "rev_string", "seq_key", "unpack_entry"]
 
@@ -99,11 +100,8 @@ def _load_accel() -> tuple[Callable[..., Any] | None, bool]:
     loaded, after checking one digest against ``hashlib``'s; otherwise it
     hashes through a ``hashlib`` object (~0.3 us more a document).
     """
-    if os.environ.get("DATASTORE_ENGINE_PURE", "") not in ("", "0"):
-        return None, False
-    try:
-        from ._accel import first_revisions, use_openssl
-    except ImportError:  # not built (no C compiler at install), or an older build without it
+    first_revisions, use_openssl = accel_function("first_revisions"), accel_function("use_openssl")
+    if first_revisions is None or use_openssl is None:
         return None, False
     probe = b"datastore_engine revision probe"
     try:

@@ -30,6 +30,7 @@ Example:
 
 from __future__ import annotations
 
+import importlib
 import math
 import os
 import struct
@@ -67,19 +68,26 @@ FLAG_PROTECTED = 2
 FLAG_CONFLICTS = 4
 
 
-def _load_accel() -> Callable[[Any, int], bool] | None:
-    """The compiled fast check, or None: not built (no C compiler at install) or turned off.
+def accel_function(name: str) -> Callable[..., Any] | None:
+    """Function ``name`` of the optional compiled module, or None: not built (no C compiler
+    at install, or an older build without it) or turned off.
 
-    ``DATASTORE_ENGINE_PURE=1`` in the environment turns it off (pure-Python
-    validation, as on a machine without a compiler); set it before importing.
+    ``DATASTORE_ENGINE_PURE=1`` in the environment turns the module off (pure
+    Python, as on a machine without a compiler); set it before importing.
     """
     if os.environ.get("DATASTORE_ENGINE_PURE", "") not in ("", "0"):
         return None
     try:
-        from ._accel import plain_json
+        module = importlib.import_module("._accel", __package__)
     except ImportError:
         return None
-    return plain_json
+    found: Callable[..., Any] | None = getattr(module, name, None)
+    return found
+
+
+def _load_accel() -> Callable[[Any, int], bool] | None:
+    """The compiled fast check, or None (see :func:`accel_function`)."""
+    return accel_function("plain_json")
 
 
 #: ``plain_json(value, max_depth) -> bool`` from the optional C module

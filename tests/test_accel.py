@@ -245,6 +245,7 @@ def test_without_the_compiled_module_validation_falls_back_to_python(monkeypatch
     monkeypatch.delenv("DATASTORE_ENGINE_PURE", raising=False)
     monkeypatch.setitem(sys.modules, "datastore_engine._accel", None)  # import now raises ImportError
     assert codec._load_accel() is None
+    assert changes._load_accel() == (None, False)
     monkeypatch.setattr(codec, "_plain_json", codec._load_accel())
     assert not codec.accelerated()
     assert codec.decode(codec.encode({"a": [1, 2.5]})) == {"a": [1, 2.5]}
