@@ -6,11 +6,12 @@ import io
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, assert_type
 
 import pytest
 
 import datastore_engine as dse
+from datastore_engine.blobkeys import ObjectInfo
 from datastore_engine.compat.forepaas import BucketConnector, Datastore, connect
 
 
@@ -290,3 +291,21 @@ def test_put_request_refuses_a_folder_url_without_a_file_name(
     with pytest.raises(dse.ValidationError):
         bucket.put_request(f"{server}/", "")
     assert bucket.list_filename() == []
+
+
+def test_return_types_follow_the_arguments_for_a_type_checker(engine: dse.Engine, filled: BucketConnector) -> None:
+    """``assert_type`` is checked by mypy in CI (``tests/`` is under ``mypy --strict``); at run time
+    the values must be what the types say."""
+    with connect("data_store", engine=engine) as ds:
+        assert_type(ds, Datastore)
+        names = assert_type(ds.list(), list[str])
+        joined = assert_type(ds.list("str"), str)
+        assert names == ["my_bucket"] and joined == "my_bucket"
+    files = assert_type(filled.list_filename(contains="csv"), list[str])
+    assert files == ["a.csv", "dir/b.csv"]
+    assert assert_type(filled.list_filename("str", contains="csv"), str) == "a.csv,dir/b.csv"
+    one = assert_type(filled.stat("a.csv"), ObjectInfo)
+    many = assert_type(filled.stat(["a.csv"]), list[ObjectInfo])
+    assert [one] == many
+    assert assert_type(filled.delete("a.csv"), bool) is True
+    assert assert_type(filled.delete(["dir/b.csv", "gone"]), dict[str, bool]) == {"dir/b.csv": True, "gone": False}

@@ -50,7 +50,7 @@ import dataclasses
 import posixpath
 import urllib.parse
 from collections.abc import Iterable
-from typing import TYPE_CHECKING, Any, Literal, overload
+from typing import TYPE_CHECKING, Any, Literal, Self, overload
 
 from ..blobs import Bucket
 from ..engine import Engine
@@ -84,7 +84,7 @@ class _Connector:
         if self._own:
             self.engine.close()
 
-    def __enter__(self) -> Any:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -94,7 +94,13 @@ class _Connector:
 class Datastore(_Connector):
     """The Datastore connector: the buckets of the engine."""
 
-    def list(self, return_type: str = "array") -> list[str] | str:
+    @overload
+    def list(self, return_type: Literal["array"] = "array") -> builtins.list[str]: ...
+    @overload
+    def list(self, return_type: Literal["str"]) -> str: ...
+    @overload
+    def list(self, return_type: str) -> builtins.list[str] | str: ...
+    def list(self, return_type: str = "array") -> builtins.list[str] | str:
         """Bucket names, by name: a list, or a comma-separated str (``return_type="str"``)."""
         return _joined([b.name for b in self.engine.buckets()], return_type)
 
@@ -152,6 +158,15 @@ class BucketConnector(_Connector):
             return found
         return [dataclasses.replace(o, metadata={}) for o in found]
 
+    @overload
+    def list_filename(self, return_type: Literal["array"] = "array", contains: str = "",
+                      recursive: bool = True, **kwargs: Any) -> builtins.list[str]: ...  # fmt: skip
+    @overload
+    def list_filename(self, return_type: Literal["str"], contains: str = "", recursive: bool = True,
+                      **kwargs: Any) -> str: ...  # fmt: skip
+    @overload
+    def list_filename(self, return_type: str, contains: str = "", recursive: bool = True,
+                      **kwargs: Any) -> builtins.list[str] | str: ...  # fmt: skip
     def list_filename(self, return_type: str = "array", contains: str = "", recursive: bool = True,
                       **kwargs: Any) -> builtins.list[str] | str:  # fmt: skip
         """Names of the objects (and folders when not ``recursive``) that contain ``contains``."""
@@ -215,6 +230,13 @@ class BucketConnector(_Connector):
                                          data=data or None, **kwargs)  # fmt: skip
         return info.etag
 
+    # As for stat(): only a list or tuple is surely "many" to a type checker.
+    @overload
+    def delete(self, path: str, **kwargs: Any) -> bool: ...
+    @overload
+    def delete(self, path: builtins.list[str] | tuple[str, ...], **kwargs: Any) -> dict[str, bool]: ...
+    @overload
+    def delete(self, path: Iterable[str], **kwargs: Any) -> bool | dict[str, bool]: ...
     def delete(self, path: str | Iterable[str], **kwargs: Any) -> bool | dict[str, bool]:
         """Delete one object (True, or False if missing) or many (``{path: deleted}``)."""
         many = [path] if isinstance(path, str) else builtins.list(path)
