@@ -103,11 +103,15 @@ def _load_accel() -> tuple[Callable[..., Any] | None, bool]:
     first_revisions, use_openssl = accel_function("first_revisions"), accel_function("use_openssl")
     if first_revisions is None or use_openssl is None:
         return None, False
+    # The known answer comes from _FIRST_SHA, the state the Python path and the fallback
+    # hash from: the C code's own prefix byte must give the same digest, or it is not used.
     probe = b"datastore_engine revision probe"
+    expected = _FIRST_SHA.copy()
+    expected.update(probe)
     try:
         import _hashlib
 
-        bound = use_openssl(_hashlib.__file__, probe, hashlib.sha256(b"\x00" + probe).digest())
+        bound = use_openssl(_hashlib.__file__, probe, expected.digest())
     except (ImportError, AttributeError):  # no _hashlib, or one built into the interpreter
         bound = False
     return first_revisions, bound
