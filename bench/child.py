@@ -1,11 +1,22 @@
-"""Run every workload of one backend and return (or print) its results as JSON.
+"""Run one backend's workloads and return (or print) its results as JSON.
 
-The parent (:mod:`bench.run`) starts ``python -m bench.child`` once per backend, so
+The parent (:mod:`bench.run`) starts ``python -m bench.child --serve`` once per backend, so
 each backend's imports, memory and page-cache state are its own and peak RSS
-(``ru_maxrss``) is per backend. The smoke test calls :func:`run_backend` in-process.
+(``ru_maxrss``) is per backend. In serve mode the child opens its backend, says so on
+stdout, and then waits for one command a line on stdin:
+
+- ``run <workload>``: run that workload, answer its row as one JSON line;
+- ``finish``: close the backend, answer the whole result (every row, the memory
+  figures, ``seconds``, ``pid``) as one JSON line, exit 0.
+
+Logs go to stderr. The one-shot form (``--out F``) runs every workload and writes the
+result to ``F``; the smoke test calls :func:`run_backend` in-process. Both forms run
+a workload through the same :class:`Session`.
 
 Example:
     python -m bench.child --backend raw --mode quick --dir /tmp/b --out /tmp/raw.json
+    printf 'run bulk_insert\\nrun point_get\\nfinish\\n' |
+        python -m bench.child --backend raw --mode quick --dir /tmp/b --serve
 """
 
 from __future__ import annotations
@@ -18,18 +29,25 @@ import resource
 import sys
 import time
 import traceback
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from functools import partial
 from pathlib import Path
-from typing import Any
+from types import TracebackType
+from typing import Any, TextIO
 
 from bench.backends import load_backend
-from bench.backends.base import Unsupported
+from bench.backends.base import Backend, Unsupported
 from bench.config import Config, for_backend, mode_config
-from bench.memory import AnonSampler
+from bench.memory import AnonSampler, anon_rss_mb
 from bench.workloads import SCALE_TITLE, WORKLOADS, Outcome, scale
 
 # The plain-file backend only stands in for blobs.
 ONLY: dict[str, tuple[str, ...]] = {"file": ("blobs",)}
+
+# Test hook (tests/test_bench_lockstep.py): "backend:workload" makes a serve-mode child of
+# that backend exit with DIE_STATUS when told to run that workload, as a crash would.
+DIE_AT_ENV = "BENCH_CHILD_DIE_AT"
+DIE_STATUS = 86
 
 
 def peak_rss_mb() -> float:
@@ -38,6 +56,32 @@ def peak_rss_mb() -> float:
     return kib / 1024 if sys.platform != "darwin" else kib / (1 << 20)
 
 
+def runs(backend: str, workload: str) -> bool:
+    """Whether ``backend`` runs ``workload`` at all (see :data:`ONLY`).
+
+    >>> runs("file", "blobs"), runs("file", "point_get"), runs("raw", "point_get")
+    (True, False, True)
+    """
+    only = ONLY.get(backend)
+    return only is None or workload in only
+
+
+def result_header(name: str, cfg: Config) -> dict[str, Any]:
+    """The fields a backend's result starts with (its rows go in ``workloads``).
+
+    >>> from bench.config import mode_config
+    >>> head = result_header("tinydb", mode_config("quick"))
+    >>> head["backend"], head["mode"], head["n_docs"], head["workloads"]
+    ('tinydb', 'quick', 2000, [])
+    """
+    cfg = for_backend(cfg, name)
+    return {
+        "backend": name,
+        "mode": cfg.mode,
+        "n_docs": cfg.n_docs,
+        "config": dataclasses.asdict(cfg),
+        "workloads": [],
+    }
 
 
 def _status(exc: BaseException) -> str:
@@ -49,12 +93,14 @@ def _status(exc: BaseException) -> str:
 
 
 def _record(
-    name: str, title: str, fn: Any, *, sampler: AnonSampler, notes: dict[str, str]
+    name: str, title: str, fn: Callable[[], Outcome], *, notes: dict[str, str]
 ) -> dict[str, Any]:
-    start = time.perf_counter()
+    # "started"/"finished" are wall-clock (time.time()) so rows of different processes
+    # can be ordered; "seconds" is the monotonic duration.
     row: dict[str, Any] = {"workload": name, "title": title, "status": "ok"}
+    started, start = time.time(), time.perf_counter()
     try:
-        outcome: Outcome = fn()
+        outcome = fn()
         row.update(
             metrics=[dataclasses.asdict(m) for m in outcome.metrics],
             check=outcome.check,
@@ -65,8 +111,8 @@ def _record(
         if row["status"].startswith("error"):
             row["traceback"] = traceback.format_exc()
     row["seconds"] = round(time.perf_counter() - start, 3)
-    row["peak_rss_mb"] = round(peak_rss_mb(), 1)
-    row["peak_anon_mb"] = round(sampler.peak, 1)
+    row["started"] = started
+    row["finished"] = time.time()
     return row
 
 
@@ -74,82 +120,198 @@ def _title(workload: str) -> str:
     return SCALE_TITLE if workload == "scale" else WORKLOADS[workload][0]
 
 
+class Session:
+    """One backend, opened under ``root`` and run one workload at a time.
+
+    Creating a session loads and opens the backend (its imports happen here) and takes
+    the RSS baseline; :meth:`run` runs a workload and returns its row; :meth:`finish`
+    closes the backend and returns the whole result. If the backend does not open,
+    every :meth:`run` returns a row with the reason (``n/a (...)`` or ``error: ...``).
+
+    Anonymous RSS is sampled only while a workload runs, so a session waiting for its
+    next command uses no CPU; its peak is unchanged by waiting.
+
+    Example:
+        >>> import tempfile
+        >>> from bench.config import mode_config
+        >>> with tempfile.TemporaryDirectory() as tmp, Session(
+        ...     "memory", mode_config("smoke"), Path(tmp)
+        ... ) as s:
+        ...     row = s.run("bulk_insert")
+        ...     result = s.finish()
+        >>> row["status"], [r["workload"] for r in result["workloads"]]
+        ('ok', ['bulk_insert'])
+    """
+
+    def __init__(self, name: str, cfg: Config, root: Path) -> None:
+        self.name = name
+        self.cfg = for_backend(cfg, name)
+        self.root = root
+        self.result = result_header(name, cfg)
+        self.open_status: str | None = None
+        self._backend: Backend | None = None
+        self._anon_peak = 0.0
+        self._baseline = 0.0
+        # Busy time only (opening, workloads, closing): a serve-mode child also waits for
+        # the other backends, and that wait is not this backend's cost.
+        self._busy = 0.0
+        start = time.perf_counter()
+        try:
+            backend = load_backend(name, root / "main")  # imports the backend's libraries
+            backend.open()
+        except Exception as exc:  # e.g. the engine is not written yet: every workload is n/a
+            self.open_status = _status(exc)
+            self.result["error"] = traceback.format_exc()
+            return
+        self._backend = backend
+        self._baseline = peak_rss_mb()  # after imports: growth is what the workloads cost
+        self.result["baseline_rss_mb"] = round(self._baseline, 1)
+        self._anon_peak = anon_rss_mb() or 0.0
+        self._busy = time.perf_counter() - start
+
+    def run(self, workload: str) -> dict[str, Any]:
+        """Run ``workload`` now; its row (also appended to ``self.result``)."""
+        if workload != "scale" and workload not in WORKLOADS:
+            raise ValueError(f"unknown workload {workload!r}; choose from {[*WORKLOADS, 'scale']}")
+        if not runs(self.name, workload):
+            raise ValueError(f"backend {self.name!r} does not run {workload!r} (see ONLY)")
+        backend = self._backend
+        if backend is None:
+            assert self.open_status is not None
+            row: dict[str, Any] = {
+                "workload": workload,
+                "title": _title(workload),
+                "status": self.open_status,
+            }
+            self.result["workloads"].append(row)
+            return row
+        fn: Callable[[], Outcome]
+        if workload == "scale":  # on a store of its own, which it opens and closes itself
+            fn = partial(scale, partial(load_backend, self.name, self.root / "scale"), self.cfg)
+        else:
+            fn = partial(WORKLOADS[workload][1], backend, self.cfg)
+        with AnonSampler() as sampler:
+            row = _record(workload, _title(workload), fn, notes=backend.notes)
+        self._anon_peak = max(self._anon_peak, sampler.peak, anon_rss_mb() or 0.0)
+        self._busy += row["seconds"]
+        row["peak_rss_mb"] = round(peak_rss_mb(), 1)
+        row["peak_anon_mb"] = round(self._anon_peak, 1)
+        self.result["workloads"].append(row)
+        return row
+
+    def finish(self) -> dict[str, Any]:
+        """Close the backend; the result with every row run and the memory figures."""
+        if self._backend is None:
+            return self.result
+        start = time.perf_counter()
+        self.close()
+        self._busy += time.perf_counter() - start
+        peak = peak_rss_mb()
+        self.result["peak_rss_mb"] = round(peak, 1)
+        self.result["rss_growth_mb"] = round(peak - self._baseline, 1)
+        self.result["peak_anon_mb"] = round(self._anon_peak, 1)
+        self.result["seconds"] = round(self._busy, 2)
+        return self.result
+
+    def close(self) -> None:
+        """Close the backend if it is open (idempotent)."""
+        backend, self._backend = self._backend, None
+        if backend is not None:
+            backend.close()
+
+    def __enter__(self) -> Session:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
+def _log(name: str, row: dict[str, Any], log: TextIO | None) -> None:
+    if log is not None:
+        seconds = f"{row['seconds']:7.2f} s" if "seconds" in row else ""
+        print(
+            f"  {name:7s} {row['workload']:15s} {row['status']:>5s}  {seconds}",
+            file=log,
+            flush=True,
+        )
+
+
 def run_backend(
-    name: str, cfg: Config, root: Path, *, workloads: Iterable[str] | None = None, log: Any = None
+    name: str,
+    cfg: Config,
+    root: Path,
+    *,
+    workloads: Iterable[str] | None = None,
+    log: TextIO | None = None,
 ) -> dict[str, Any]:
     """Run ``workloads`` (default: all that apply) on backend ``name`` under ``root``."""
-    cfg = for_backend(cfg, name)
     wanted = list(workloads) if workloads is not None else [*WORKLOADS, "scale"]
-    wanted = [w for w in wanted if w in ONLY.get(name, wanted)]
-    result: dict[str, Any] = {
-        "backend": name,
-        "mode": cfg.mode,
-        "n_docs": cfg.n_docs,
-        "config": dataclasses.asdict(cfg),
-        "workloads": [],
-    }
-    started = time.perf_counter()
-    try:
-        backend = load_backend(name, root / "main")  # imports the backend's libraries
-        backend.open()
-    except Exception as exc:  # e.g. the engine is not written yet: every workload is n/a
-        status = _status(exc)
-        result["workloads"] = [
-            {"workload": w, "title": _title(w), "status": status} for w in wanted
-        ]
-        result["error"] = traceback.format_exc()
-        return result
-    baseline = peak_rss_mb()  # after imports: growth is what the workloads cost
-    result["baseline_rss_mb"] = round(baseline, 1)
-    with AnonSampler() as sampler:
-        try:
-            for wname in wanted:
-                if wname == "scale":
-                    row = _record(
-                        "scale",
-                        SCALE_TITLE,
-                        lambda: scale(lambda: load_backend(name, root / "scale"), cfg),
-                        sampler=sampler,
-                        notes=backend.notes,
-                    )
-                else:
-                    title, fn = WORKLOADS[wname]
-                    row = _record(
-                        wname,
-                        title,
-                        lambda fn=fn: fn(backend, cfg),
-                        sampler=sampler,
-                        notes=backend.notes,
-                    )
-                result["workloads"].append(row)
-                if log is not None:
-                    print(
-                        f"  {name:7s} {wname:15s} {row['status']:>5s}  {row['seconds']:7.2f} s",
-                        file=log,
-                        flush=True,
-                    )
-        finally:
-            backend.close()
-    result["peak_rss_mb"] = round(peak_rss_mb(), 1)
-    result["rss_growth_mb"] = round(peak_rss_mb() - baseline, 1)
-    result["peak_anon_mb"] = round(sampler.peak, 1)
-    result["seconds"] = round(time.perf_counter() - started, 2)
-    return result
+    with Session(name, cfg, root) as session:
+        for workload in (w for w in wanted if runs(name, w)):
+            _log(name, session.run(workload), log)
+        return session.finish()
+
+
+def serve(name: str, cfg: Config, root: Path, *, commands: TextIO, answers: TextIO) -> int:
+    """Open backend ``name``, then run the commands read from ``commands`` (see the module
+    docstring), answering each with one JSON line on ``answers``; the exit status."""
+
+    def answer(value: dict[str, Any]) -> None:
+        answers.write(json.dumps(value) + "\n")
+        answers.flush()
+
+    with Session(name, cfg, root) as session:
+        # The parent waits for this line before it starts timing anyone, so no backend's
+        # imports or open run beside another backend's measurement.
+        answer({"ready": name, "pid": os.getpid(), "status": session.open_status or "ok"})
+        die_at = os.environ.get(DIE_AT_ENV)
+        while line := commands.readline():
+            command, _, workload = line.strip().partition(" ")
+            if command == "run" and workload:
+                if die_at == f"{name}:{workload}":
+                    os._exit(DIE_STATUS)
+                row = session.run(workload)
+                _log(name, row, sys.stderr)  # before the answer: logs stay in run order
+                answer(row)
+            elif command == "finish":
+                answer({**session.finish(), "pid": os.getpid()})
+                return 0
+            else:
+                raise ValueError(
+                    f"unknown command {line.strip()!r}; expected 'run <workload>' or 'finish'"
+                )
+    print(f"[bench.child] {name}: stdin closed before 'finish'", file=sys.stderr)
+    return 1
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Child entry point: run one backend, write its JSON to ``--out``."""
+    """Child entry point: ``--out F`` runs every workload once; ``--serve`` takes commands."""
     parser = argparse.ArgumentParser(prog="python -m bench.child")
     parser.add_argument("--backend", required=True)
     parser.add_argument("--mode", default="full")
     parser.add_argument("--dir", required=True, type=Path)
-    parser.add_argument("--out", required=True, type=Path)
-    parser.add_argument("--workloads", default="")
+    how = parser.add_mutually_exclusive_group(required=True)
+    how.add_argument("--out", type=Path, help="run the workloads, write the result here")
+    how.add_argument("--serve", action="store_true", help="take commands on stdin")
+    parser.add_argument("--workloads", default="", help="with --out: comma list (default: all)")
     args = parser.parse_args(argv)
+    cfg = mode_config(args.mode)
+    if args.serve:
+        # Answers need a clean stdout: keep a private copy of it for them and point fd 1
+        # at stderr, so a stray print (ours, a library's, C code's) lands in the log
+        # instead of corrupting the protocol.
+        answers = os.fdopen(os.dup(sys.stdout.fileno()), "w")
+        sys.stdout.flush()
+        os.dup2(sys.stderr.fileno(), sys.stdout.fileno())
+        with answers:
+            return serve(args.backend, cfg, args.dir, commands=sys.stdin, answers=answers)
     wanted = [w for w in args.workloads.split(",") if w] or None
-    result = run_backend(
-        args.backend, mode_config(args.mode), args.dir, workloads=wanted, log=sys.stderr
-    )
+    result = run_backend(args.backend, cfg, args.dir, workloads=wanted, log=sys.stderr)
     result["pid"] = os.getpid()
     args.out.write_text(json.dumps(result, indent=1))
     return 0
