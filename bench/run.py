@@ -1,13 +1,21 @@
-"""Run the benchmark: one subprocess per backend, JSON saved, Markdown printed.
+"""Run the benchmark: one subprocess per backend, in lock-step; JSON saved, Markdown printed.
 
 ``python -m bench --quick`` is the CI smoke run (whole run < 60 s, no thresholds);
 ``python -m bench`` is the full run (N=100k, 1 GiB blobs, 1M-document scale).
 
-With ``--rounds R`` every backend runs R times, round-robin (dse, raw, sqlite, ...,
-then again), and each metric reports its best round: noise from a neighbour on a
-shared machine only ever slows a run down, so the best round is the closest to the
-code's own speed, and round-robin spreads a slow spell over every backend. Memory
-figures report the worst round. Every round's values stay in the JSON.
+Lock-step: a round starts every backend's child at once (``python -m bench.child
+--serve``); each opens its backend and waits. Then, workload by workload in report
+order, the parent tells one child to run the workload and waits for its row, then the
+next child, and so on; only one child works at any moment, the others block on stdin.
+So the backends' measurements of one workload are seconds apart, not minutes: on a
+shared machine disk-flush latency and CPU speed drift over minutes, and when dse ran
+all its workloads before raw started, dse/raw ratios of unchanged code moved by up to
+0.4x between runs. Each backend still has its own process, imports, memory and peak RSS.
+
+With ``--rounds R`` this repeats R times with fresh children, and each metric reports
+its best round: noise from a neighbour only ever slows a run down, so the best round is
+the closest to the code's own speed. Memory figures report the worst round. Every
+round's values stay in the JSON.
 
 Example:
     python -m bench --quick --backends raw,sqlite --workloads bulk_insert,point_get
@@ -16,6 +24,7 @@ Example:
 from __future__ import annotations
 
 import argparse
+import contextlib
 import copy
 import json
 import os
@@ -29,7 +38,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench.child import ONLY
+from bench.child import result_header, runs
 from bench.config import mode_config
 from bench.report import markdown
 from bench.workloads import WORKLOADS
@@ -66,34 +75,142 @@ def _versions() -> dict[str, str]:
     return out
 
 
-def run_child(backend: str, mode: str, workdir: Path, workloads: list[str]) -> dict[str, Any]:
-    """Run one backend in a fresh interpreter; its JSON result (or an error record)."""
-    out = workdir / f"{backend}.json"
-    cmd = [
+def serve_command(backend: str, mode: str, datadir: Path) -> list[str]:
+    """The command line of ``backend``'s serve-mode child.
+
+    >>> serve_command("raw", "quick", Path("/tmp/b/raw"))[1:]
+    ['-m', 'bench.child', '--backend', 'raw', '--mode', 'quick', '--dir', '/tmp/b/raw', '--serve']
+    """
+    return [
         sys.executable,
-        "-m",
-        "bench.child",
-        "--backend",
-        backend,
-        "--mode",
-        mode,
-        "--dir",
-        str(workdir / backend),
-        "--out",
-        str(out),
-        "--workloads",
-        ",".join(workloads),
+        *("-m", "bench.child", "--backend", backend, "--mode", mode),
+        *("--dir", str(datadir), "--serve"),
     ]
-    proc = subprocess.run(cmd, cwd=ROOT, check=False)
-    if proc.returncode != 0 or not out.exists():
-        status = f"error: child exited with status {proc.returncode}"
-        return {
-            "backend": backend,
-            "n_docs": None,
-            "workloads": [{"workload": w, "title": w, "status": status} for w in workloads],
-        }
-    result: dict[str, Any] = json.loads(out.read_text())
-    return result
+
+
+# How long a child that should exit by itself gets before it is killed.
+_EXIT_GRACE = 10.0
+
+
+class ServeChild:
+    """One backend's serve-mode child (see :mod:`bench.child`), told one workload at a time.
+
+    A child that exits, or answers with something that is not a JSON object, is reaped
+    at once (killed by its pid if it does not exit when its stdin closes); from then on
+    :meth:`run` gives ``error: child exited with status N`` rows and :meth:`finish` the
+    rows the child did answer plus those. :meth:`close` always leaves no process behind.
+
+    ``command`` replaces the child's command line (tests use it to fake a child).
+    """
+
+    def __init__(
+        self, backend: str, mode: str, datadir: Path, *, command: list[str] | None = None
+    ) -> None:
+        self.backend = backend
+        self.mode = mode
+        self.rows: list[dict[str, Any]] = []
+        self.failure: str | None = None
+        self.proc: subprocess.Popen[str] = subprocess.Popen(
+            command or serve_command(backend, mode, datadir),
+            cwd=ROOT,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+
+    def ready(self) -> None:
+        """Wait until the child has opened its backend (or failed to)."""
+        self._answer(None)
+
+    def run(self, workload: str) -> dict[str, Any]:
+        """Have the child run ``workload`` now; its row (an error row if the child is gone)."""
+        row = self._answer(f"run {workload}")
+        if row is None:
+            row = {"workload": workload, "title": workload, "status": self.failure}
+        self.rows.append(row)
+        return row
+
+    def finish(self) -> dict[str, Any]:
+        """Have the child close its backend; its whole result, and it has exited."""
+        result = self._answer("finish")
+        if result is None:
+            result = result_header(self.backend, mode_config(self.mode))
+            result["workloads"] = self.rows
+            result["pid"] = self.proc.pid
+        self.close(grace=_EXIT_GRACE)
+        return result
+
+    def close(self, *, grace: float = 0.0) -> int:
+        """Reap the child: wait up to ``grace`` s for it to exit, then kill it; its status."""
+        if self.proc.poll() is None:
+            try:
+                self.proc.wait(timeout=grace)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()  # by pid: SIGKILL to this child only
+        status = self.proc.wait()
+        for pipe in (self.proc.stdin, self.proc.stdout):
+            if pipe is not None:
+                try:
+                    pipe.close()
+                except OSError:  # unflushed bytes to a child that is gone
+                    pass
+        return status
+
+    def _answer(self, command: str | None) -> dict[str, Any] | None:
+        """Send ``command`` (if any) and read one answer line; None once the child failed."""
+        if self.failure is not None:
+            return None
+        assert self.proc.stdin is not None and self.proc.stdout is not None
+        line = ""
+        try:
+            if command is not None:
+                self.proc.stdin.write(command + "\n")
+                self.proc.stdin.flush()
+            line = self.proc.stdout.readline()  # "" at EOF: the child closed it or exited
+            answer = json.loads(line)
+        except (OSError, ValueError):  # a broken pipe; EOF or a line that is not JSON
+            answer = None
+        if isinstance(answer, dict):
+            return answer
+        # Closing its stdin lets a live child exit by itself (it stops at EOF), so its
+        # own status is reported; one that does not is killed after the grace time.
+        with contextlib.suppress(OSError):
+            self.proc.stdin.close()
+        status = self.close(grace=_EXIT_GRACE)
+        self.failure = f"error: child exited with status {status}"
+        said = f"answered {line.strip()[:200]!r}, not a JSON object" if line else "closed stdout"
+        print(f"[bench] {self.backend}: the child {said}; {self.failure}", file=sys.stderr)
+        return None
+
+
+def run_round(
+    backends: list[str], mode: str, workdir: Path, workloads: list[str], *, label: str = ""
+) -> list[dict[str, Any]]:
+    """One round in lock-step: every backend's result, each backend's data in ``workdir/<name>``.
+
+    All children start and open their backends first; then for each workload (in the
+    order given) each backend that runs it runs it in turn, the others waiting. The
+    children are killed (by pid) if anything goes wrong here, KeyboardInterrupt included.
+    """
+    plans = {b: [w for w in workloads if runs(b, w)] for b in backends}
+    children: dict[str, ServeChild] = {}
+    try:
+        for backend in backends:
+            if plans[backend]:
+                children[backend] = ServeChild(backend, mode, workdir / backend)
+        opening = f"[bench] {', '.join(children)} ({mode}){label}: opening"
+        print(opening, file=sys.stderr, flush=True)
+        for child in children.values():
+            child.ready()  # no one is timed while another backend imports and opens
+        for workload in workloads:
+            print(f"[bench] {workload}", file=sys.stderr, flush=True)
+            for backend, child in children.items():
+                if workload in plans[backend]:
+                    child.run(workload)
+        return [child.finish() for child in children.values()]
+    finally:
+        for child in children.values():
+            child.close()
 
 
 def best_of(rounds: list[dict[str, Any]]) -> dict[str, Any]:
@@ -155,7 +272,7 @@ def plan_workloads(asked: list[str]) -> list[str]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Parse arguments, run each backend, save JSON, print Markdown."""
+    """Parse arguments, run the backends in lock-step, save JSON, print Markdown."""
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="CI smoke run: small N, < 60 s")
     parser.add_argument("--backends", default=",".join(DEFAULT_BACKENDS))
@@ -165,7 +282,10 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--keep", action="store_true", help="keep the data files")
     parser.add_argument(
-        "--rounds", type=int, default=1, help="run every backend R times, round-robin; best round per metric"
+        "--rounds",
+        type=int,
+        default=1,
+        help="run R rounds, each with fresh children in lock-step; best round per metric",
     )
     parser.add_argument(
         "--out", type=Path, default=None, help="JSON path (default: bench/results/<ts>.json)"
@@ -193,14 +313,11 @@ def main(argv: list[str] | None = None) -> int:
     per_backend: dict[str, list[dict[str, Any]]] = {}
     try:
         for round_no in range(1, args.rounds + 1):
-            for backend in backends:
-                mine = [w for w in workloads if w in ONLY.get(backend, workloads)]
-                if not mine:
-                    continue
-                label = f" round {round_no}/{args.rounds}" if args.rounds > 1 else ""
-                print(f"[bench] {backend} ({mode}){label}", file=sys.stderr, flush=True)
-                per_backend.setdefault(backend, []).append(run_child(backend, mode, workdir, mine))
-                if not args.keep:
+            label = f" round {round_no}/{args.rounds}" if args.rounds > 1 else ""
+            for result in run_round(backends, mode, workdir, workloads, label=label):
+                per_backend.setdefault(result["backend"], []).append(result)
+            if not args.keep:
+                for backend in backends:
                     shutil.rmtree(workdir / backend, ignore_errors=True)
     finally:
         if not args.keep:
