@@ -116,7 +116,12 @@ def _record(
     return row
 
 
-def _title(workload: str) -> str:
+def title_of(workload: str) -> str:
+    """The report's heading for ``workload``.
+
+    >>> title_of("point_get")
+    'Point get (random keys, a read transaction each)'
+    """
     return SCALE_TITLE if workload == "scale" else WORKLOADS[workload][0]
 
 
@@ -180,7 +185,7 @@ class Session:
             assert self.open_status is not None
             row: dict[str, Any] = {
                 "workload": workload,
-                "title": _title(workload),
+                "title": title_of(workload),
                 "status": self.open_status,
             }
             self.result["workloads"].append(row)
@@ -191,7 +196,7 @@ class Session:
         else:
             fn = partial(WORKLOADS[workload][1], backend, self.cfg)
         with AnonSampler() as sampler:
-            row = _record(workload, _title(workload), fn, notes=backend.notes)
+            row = _record(workload, title_of(workload), fn, notes=backend.notes)
         self._anon_peak = max(self._anon_peak, sampler.peak, anon_rss_mb() or 0.0)
         self._busy += row["seconds"]
         row["peak_rss_mb"] = round(peak_rss_mb(), 1)
