@@ -1,0 +1,265 @@
+"""The bench's parent runs one child per backend in lock-step, and cleans up after them.
+
+These run the real parent/child path (``bench.run.main`` starting ``python -m bench.child
+--serve``) at the quick sizes on the ``raw`` and ``memory`` backends, with two or three
+small workloads: a few seconds each. No timing assertions: wall-clock timestamps are
+compared only for their order.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import signal
+import subprocess
+import sys
+from itertools import pairwise
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+try:
+    import bench  # noqa: F401
+except ImportError:  # pytest run as a script puts tests/, not the repo root, on sys.path
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench import run
+from bench.child import DIE_AT_ENV, DIE_STATUS, serve
+from bench.config import mode_config
+from bench.run import ServeChild, main
+
+MEMORY_FIELDS = ("baseline_rss_mb", "peak_rss_mb", "rss_growth_mb", "peak_anon_mb", "seconds")
+
+needs_proc = pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads /proc")
+
+
+def _children() -> set[int]:
+    """Pids whose parent is this process, zombies included (a zombie keeps its /proc entry)."""
+    me = os.getpid()
+    pids = set()
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            text = stat.read_text()
+        except OSError:  # exited while we looked
+            continue
+        ppid = int(text.rsplit(")", 1)[1].split()[1])  # after "pid (comm)": state, ppid
+        if ppid == me:
+            pids.add(int(stat.parent.name))
+    return pids
+
+
+def _bench(tmp_path: Path, *args: str) -> dict[str, Any]:
+    out = tmp_path / "r.json"
+    workdir = tmp_path / "work"
+    workdir.mkdir()
+    assert main(["--quick", "--workdir", str(workdir), "--out", str(out), *args]) == 0
+    assert list(workdir.iterdir()) == []  # every round's data removed (no --keep)
+    data: dict[str, Any] = json.loads(out.read_text())
+    return data
+
+
+def _rows(result: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {row["workload"]: row for row in result["workloads"]}
+
+
+def test_rounds_of_lockstep_children_give_each_backend_its_rows_and_memory_figures(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    data = _bench(
+        tmp_path,
+        *("--backends", "raw,memory", "--workloads", "bulk_insert,point_get", "--rounds", "2"),
+    )
+    assert data["meta"]["rounds"] == 2
+    results = {r["backend"]: r for r in data["results"]}
+    assert list(results) == ["raw", "memory"]
+    for result in results.values():
+        assert result["rounds"] == 2
+        assert result["n_docs"] == mode_config("quick").n_docs
+        rows = _rows(result)
+        assert list(rows) == ["bulk_insert", "point_get"]
+        for row in rows.values():
+            assert row["status"] == "ok", row.get("traceback", row["status"])
+            assert all(len(m["rounds"]) == 2 for m in row["metrics"]), row["metrics"]
+            assert row["peak_rss_mb"] > 0 and row["peak_anon_mb"] > 0
+        for field in MEMORY_FIELDS:
+            assert isinstance(result[field], int | float), (field, result.get(field))
+        assert result["peak_rss_mb"] >= result["baseline_rss_mb"]
+        assert result["pid"] != os.getpid()  # measured in a child, not in the parent
+    raw, memory = (_rows(results[b])["point_get"] for b in ("raw", "memory"))
+    assert raw["check"] == memory["check"]
+    assert "### Point get" in capsys.readouterr().out
+
+
+def test_every_backend_runs_a_workload_before_any_backend_starts_the_next(
+    tmp_path: Path,
+) -> None:
+    workloads = ["bulk_insert", "point_get", "scan"]
+    data = _bench(tmp_path, "--backends", "raw,memory", "--workloads", ",".join(workloads))
+    rows = sorted(
+        (
+            (row["started"], row["finished"], row["workload"], r["backend"])
+            for r in data["results"]
+            for row in r["workloads"]
+        ),
+    )
+    # Backend by backend within a workload, workload by workload in report order...
+    assert [(w, b) for _, _, w, b in rows] == [(w, b) for w in workloads for b in ("raw", "memory")]
+    # ...and one child working at a time: each row starts after the one before it finished.
+    for (_, finished, *before), (started, _, *after) in pairwise(rows):
+        assert started >= finished, (before, after)
+
+
+@needs_proc
+def test_a_child_that_dies_gets_error_rows_while_the_other_backend_completes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    before = _children()
+    monkeypatch.setenv(DIE_AT_ENV, "raw:point_get")
+    data = _bench(tmp_path, "--backends", "raw,memory", "--workloads", "bulk_insert,point_get,scan")
+    results = {r["backend"]: r for r in data["results"]}
+    dead = f"error: child exited with status {DIE_STATUS}"
+    assert {w: r["status"] for w, r in _rows(results["raw"]).items()} == {
+        "bulk_insert": "ok",
+        "point_get": dead,
+        "scan": dead,
+    }
+    assert results["raw"]["n_docs"] == mode_config("quick").n_docs  # the report can group it
+    assert all(r["status"] == "ok" for r in results["memory"]["workloads"])
+    assert _children() == before  # both children reaped: none running, no zombie
+    assert "### Full-scan filter" in capsys.readouterr().out
+
+
+@needs_proc
+def test_an_interrupted_parent_kills_its_children_by_pid(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    before = _children()
+    started: list[ServeChild] = []
+    ready = ServeChild.ready
+
+    def record_ready(self: ServeChild) -> None:
+        started.append(self)
+        ready(self)
+
+    def interrupt(self: ServeChild, workload: str) -> dict[str, Any]:
+        raise KeyboardInterrupt  # as Ctrl-C while the parent waits for a row
+
+    monkeypatch.setattr(ServeChild, "ready", record_ready)
+    monkeypatch.setattr(ServeChild, "run", interrupt)
+    with pytest.raises(KeyboardInterrupt):
+        main(
+            [
+                "--quick",
+                "--backends",
+                "raw,memory",
+                "--workloads",
+                "bulk_insert",
+                "--workdir",
+                str(tmp_path),
+                "--out",
+                str(tmp_path / "r.json"),
+            ]
+        )
+    assert [c.backend for c in started] == ["raw", "memory"]
+    assert [c.proc.returncode for c in started] == [-signal.SIGKILL, -signal.SIGKILL]
+    assert _children() == before
+    assert list(tmp_path.iterdir()) == []  # the data directory went too, and no JSON
+
+
+FAKE_CHILD = """
+import sys
+print('{"ready": "raw"}', flush=True)
+sys.stdin.readline()
+print("Traceback (most recent call last):", flush=True)
+sys.stdin.read()  # until the parent closes our stdin
+sys.exit(3)
+"""
+
+
+def test_a_child_that_answers_with_something_not_json_is_reaped_and_gets_error_rows(
+    tmp_path: Path,
+) -> None:
+    child = ServeChild("raw", "quick", tmp_path, command=[sys.executable, "-c", FAKE_CHILD])
+    child.ready()
+    first = child.run("bulk_insert")
+    second = child.run("point_get")  # not sent: the child is gone
+    assert child.proc.returncode == 3  # it exited by itself once its stdin closed
+    assert first == {
+        "workload": "bulk_insert",
+        "title": "Bulk insert (one transaction)",
+        "status": "error: child exited with status 3",
+    }
+    assert second["status"] == first["status"]
+    result = child.finish()
+    assert result["backend"] == "raw"
+    assert result["pid"] == child.proc.pid
+    assert result["workloads"] == [first, second]
+
+
+def test_serve_answers_one_json_line_per_command_and_the_result_at_finish(
+    tmp_path: Path,
+) -> None:
+    answers = io.StringIO()
+    commands = io.StringIO("run bulk_insert\nrun point_get\nfinish\n")
+    status = serve("memory", mode_config("smoke"), tmp_path, commands=commands, answers=answers)
+    ready, *rows, result = [json.loads(line) for line in answers.getvalue().splitlines()]
+    assert status == 0
+    assert ready == {"ready": "memory", "pid": os.getpid(), "status": "ok"}
+    assert [r["workload"] for r in rows] == ["bulk_insert", "point_get"]
+    assert result["workloads"] == rows
+    assert all(field in result for field in (*MEMORY_FIELDS, "pid"))
+
+
+def test_serve_answers_every_run_with_the_reason_a_backend_did_not_open(
+    tmp_path: Path,
+) -> None:
+    answers = io.StringIO()
+    commands = io.StringIO("run bulk_insert\nfinish\n")
+    serve("no-such-backend", mode_config("smoke"), tmp_path, commands=commands, answers=answers)
+    ready, row, result = [json.loads(line) for line in answers.getvalue().splitlines()]
+    assert ready["status"] == row["status"] == "error: KeyError: 'no-such-backend'"
+    assert result["workloads"] == [row]
+
+
+def test_serve_rejects_an_unknown_command_naming_it(tmp_path: Path) -> None:
+    commands = io.StringIO("walk bulk_insert\n")
+    with pytest.raises(ValueError, match="'walk bulk_insert'"):
+        serve("memory", mode_config("smoke"), tmp_path, commands=commands, answers=io.StringIO())
+
+
+def test_serve_rejects_a_workload_its_backend_does_not_run(tmp_path: Path) -> None:
+    commands = io.StringIO("run point_get\n")
+    with pytest.raises(ValueError, match="'file' does not run 'point_get'"):
+        serve("file", mode_config("smoke"), tmp_path, commands=commands, answers=io.StringIO())
+
+
+def test_the_one_shot_child_still_writes_its_result_file(tmp_path: Path) -> None:
+    out = tmp_path / "memory.json"
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "bench.child",
+            "--backend",
+            "memory",
+            "--mode",
+            "smoke",
+            "--dir",
+            str(tmp_path / "data"),
+            "--out",
+            str(out),
+            "--workloads",
+            "bulk_insert,scan",
+        ],
+        cwd=run.ROOT,
+        check=True,
+        capture_output=True,
+    )
+    result = json.loads(out.read_text())
+    assert [(r["workload"], r["status"]) for r in result["workloads"]] == [
+        ("bulk_insert", "ok"),
+        ("scan", "ok"),
+    ]
+    assert all(field in result for field in (*MEMORY_FIELDS, "pid"))
