@@ -101,6 +101,19 @@ class ServeChild:
     rows the child did answer plus those. :meth:`close` always leaves no process behind.
 
     ``command`` replaces the child's command line (tests use it to fake a child).
+
+    Example:
+        >>> import tempfile
+        >>> with tempfile.TemporaryDirectory() as tmp:
+        ...     child = ServeChild("memory", "smoke", Path(tmp) / "memory")
+        ...     try:
+        ...         child.ready()
+        ...         row = child.run("bulk_insert")
+        ...         result = child.finish()
+        ...     finally:
+        ...         _ = child.close()
+        >>> row["status"], result["backend"], child.proc.returncode
+        ('ok', 'memory', 0)
     """
 
     def __init__(
@@ -151,10 +164,8 @@ class ServeChild:
         status = self.proc.wait()
         for pipe in (self.proc.stdin, self.proc.stdout):
             if pipe is not None:
-                try:
+                with contextlib.suppress(OSError):  # unflushed bytes to a child that is gone
                     pipe.close()
-                except OSError:  # unflushed bytes to a child that is gone
-                    pass
         return status
 
     def _answer(self, command: str | None) -> dict[str, Any] | None:
