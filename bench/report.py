@@ -53,6 +53,25 @@ def _ratio(a: Result | None, b: Result | None) -> str:
     return f"{a['value'] / b['value']:.2f}x"
 
 
+def round_ratios(a: Result | None, b: Result | None) -> str:
+    """Each round's ratio ``a / b``, in round order: how far one run's rounds agree.
+
+    Rounds run in lock-step (:mod:`bench.run`), so round i of both backends ran seconds
+    apart; "-" unless both have one value a round.
+
+    >>> round_ratios({"value": 4.0, "rounds": [2.0, 4.0]}, {"value": 8.0, "rounds": [4.0, 8.0]})
+    '0.50 0.50'
+    >>> round_ratios({"value": 4.0, "rounds": [4.0]}, {"value": 8.0, "rounds": [8.0]})
+    '-'
+    """
+    if a is None or b is None:
+        return "-"
+    mine, theirs = a.get("rounds") or [], b.get("rounds") or []
+    if len(mine) < 2 or len(mine) != len(theirs) or not all(theirs):
+        return "-"
+    return " ".join(f"{x / y:.2f}" for x, y in zip(mine, theirs, strict=True))
+
+
 def _comparable(value: Any) -> bool:
     # dse page items may not expose rids ("?"): such values are not compared.
     return "?" not in value if isinstance(value, list) else True
@@ -97,7 +116,14 @@ def workload_table(results: list[Result], workload: str, n_main: int) -> list[st
     ratio_cols = [
         o for o in RATIO_AGAINST if dse is not None and any(r["backend"] == o for r in present)
     ]
-    header = ["metric", *(_label(r, n_main) for r in present), *(f"dse/{o}" for o in ratio_cols)]
+    raw = next((r for r in present if r["backend"] == "raw"), None)
+    per_round = dse is not None and raw is not None and _has_rounds(dse, workload)
+    header = [
+        "metric",
+        *(_label(r, n_main) for r in present),
+        *(f"dse/{o}" for o in ratio_cols),
+        *(["dse/raw by round"] if per_round else []),
+    ]
     lines = [
         f"### {first['title']}",
         "",
@@ -125,10 +151,13 @@ def workload_table(results: list[Result], workload: str, n_main: int) -> list[st
                     _metric(_row_of(o, workload), name),
                 )
             )
+        if per_round:
+            ratios.append(round_ratios(_metric(_row_of(dse, workload), name), _metric(_row_of(raw, workload), name)))
         shown = name if unit in name else f"{name} ({unit})"
         lines.append(f"| {shown} | " + " | ".join(cells + ratios) + " |")
     rss = [fmt((_row_of(r, workload) or {}).get("peak_rss_mb")) for r in present]
-    lines.append("| peak RSS so far (MiB) | " + " | ".join(rss + ["-"] * len(ratio_cols)) + " |")
+    blanks = ["-"] * (len(ratio_cols) + per_round)
+    lines.append("| peak RSS so far (MiB) | " + " | ".join(rss + blanks) + " |")
     notes = sorted({n for r in present for n in (_row_of(r, workload) or {}).get("notes", [])})
     problems = check_mismatches(results, workload)
     lines.append("")
@@ -137,6 +166,11 @@ def workload_table(results: list[Result], workload: str, n_main: int) -> list[st
     if notes or problems:
         lines.append("")
     return lines
+
+
+def _has_rounds(res: Result, workload: str) -> bool:
+    row = _row_of(res, workload)
+    return row is not None and any(len(m.get("rounds") or []) > 1 for m in row.get("metrics", []))
 
 
 def summary_table(results: list[Result], n_main: int) -> list[str]:
@@ -160,6 +194,8 @@ def summary_table(results: list[Result], n_main: int) -> list[str]:
 LEGEND = (
     "Ratios are dse value / other value: for rates (ops/s, MB/s) above 1x means dse is faster; "
     "for latencies and build times (us, s) below 1x means dse is faster. "
+    "With several rounds, \"dse/raw by round\" gives each round's own ratio (the two ran "
+    "seconds apart, in lock-step); the other columns compare each backend's best round. "
     "Peak RSS is ru_maxrss of the backend's own process and includes mapped LMDB file pages "
     "(reclaimable); peak anon RSS (sampled every 50 ms) is the heap actually held."
 )

@@ -263,3 +263,29 @@ def test_the_one_shot_child_still_writes_its_result_file(tmp_path: Path) -> None
         ("scan", "ok"),
     ]
     assert all(field in result for field in (*MEMORY_FIELDS, "pid"))
+
+
+def _result(backend: str, rounds: list[float]) -> dict[str, Any]:
+    metric = {"name": "ops/s", "value": max(rounds), "unit": "ops/s", "higher_is_better": True, "rounds": rounds}
+    row = {"workload": "point_get", "title": "Point get", "status": "ok", "metrics": [metric]}
+    return {"backend": backend, "n_docs": 10, "workloads": [row]}
+
+
+def test_report_gives_each_rounds_own_dse_to_raw_ratio() -> None:
+    from bench.report import markdown
+
+    text = markdown([_result("dse", [30.0, 60.0, 45.0]), _result("raw", [60.0, 80.0, 50.0])],
+                    ["point_get"], header="h")  # fmt: skip
+    header = next(line for line in text.splitlines() if line.startswith("| metric"))
+    row = next(line for line in text.splitlines() if line.startswith("| ops/s"))
+    assert header.endswith("| dse/raw | dse/raw by round |")
+    assert row.endswith("| 0.75x | 0.50 0.75 0.90 |")  # best against best, then round by round
+
+
+def test_report_has_no_round_column_for_a_single_round() -> None:
+    from bench.report import markdown
+
+    text = markdown([_result("dse", [30.0]), _result("raw", [60.0])], ["point_get"], header="h")
+    header = next(line for line in text.splitlines() if line.startswith("| metric"))
+    assert header.endswith("| dse/raw |")
+    assert next(line for line in text.splitlines() if line.startswith("| ops/s")).endswith("| 0.50x |")
