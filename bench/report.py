@@ -151,7 +151,7 @@ def workload_table(results: list[Result], workload: str, n_main: int) -> list[st
                     _metric(_row_of(o, workload), name),
                 )
             )
-        if per_round:
+        if per_round and dse is not None and raw is not None:
             ratios.append(round_ratios(_metric(_row_of(dse, workload), name), _metric(_row_of(raw, workload), name)))
         shown = name if unit in name else f"{name} ({unit})"
         lines.append(f"| {shown} | " + " | ".join(cells + ratios) + " |")
