@@ -13,7 +13,9 @@ change in the same transaction as the change. The feed (``changes``
 sub-database, key ``sid + seq``) holds one entry per document: its latest
 change (an older entry is removed when the document changes again, as
 CouchDB's ``_changes`` shows one row per document). A delete leaves a
-tombstone record and a feed entry with ``deleted=True``.
+tombstone record and a feed entry with ``deleted=True``. A store's newest
+entries wait in its counters record (the feed's *tail*, ``WriteCtx.feed_add``)
+and move to the feed tree together; every tail entry is newer than every tree entry.
 
 Example:
     >>> entry = pack_entry(2, 5, b"\\x01" * 16, b"doc-1", deleted=True)

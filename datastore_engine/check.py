@@ -38,6 +38,7 @@ Example:
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -82,8 +83,8 @@ def check(engine: Engine, *, untrusted: bool = False) -> list[str]:
         _documents(
             txn, dbs, stores, problems, untrusted=untrusted, keep_bodies=_wants_bodies(states)
         )
-        _counters(txn, dbs, stores, problems)
-        _feed(txn, dbs, stores, problems)
+        tails = _counters(txn, dbs, stores, problems)
+        _feed(txn, dbs, stores, tails, problems)
         _passwords(txn, dbs, stores, problems)
         problems.extend(_index_problems(txn, dbs, stores, states))
         problems.extend(_blob_problems(engine))
@@ -182,10 +183,12 @@ def _documents(
 
 def _counters(
     txn: Any, dbs: dict[str, Any], stores: dict[bytes, _Seen], problems: list[str]
-) -> None:
-    from .engine import unpack_counters
+) -> dict[bytes, list[tuple[bytes, bytes]]]:
+    """Check each store's counters against its documents; its feed tail, read from the same record."""
+    from .engine import unpack_counters, unpack_tail
 
     found: set[bytes] = set()
+    tails: dict[bytes, list[tuple[bytes, bytes]]] = {}
     for key, raw in _rows(txn, dbs["counters"]):
         seen = stores.get(key)
         if seen is None:
@@ -194,13 +197,14 @@ def _counters(
             )
             continue
         found.add(key)
-        if seen.damaged:
-            continue  # the damaged records were reported; their share of the counters is unknown
         try:
             count, size, seq, _mtime = unpack_counters(raw)
+            tails[key] = unpack_tail(key, raw[32:])
         except Exception:
             problems.append(f"{seen.label}: its counters record is malformed ({len(raw)} bytes)")
             continue
+        if seen.damaged:
+            continue  # the damaged records were reported; their share of the counters is unknown
         if (count, size) != (seen.count, seen.size):
             problems.append(
                 f"{seen.label}: counters say {count} documents / {size} bytes, "
@@ -213,17 +217,36 @@ def _counters(
     for prefix, seen in stores.items():
         if prefix not in found:
             problems.append(f"{seen.label}: has no counters record")
+    return tails
 
 
-def _feed(txn: Any, dbs: dict[str, Any], stores: dict[bytes, _Seen], problems: list[str]) -> None:
+def _feed(
+    txn: Any,
+    dbs: dict[str, Any],
+    stores: dict[bytes, _Seen],
+    tails: dict[bytes, list[tuple[bytes, bytes]]],
+    problems: list[str],
+) -> None:
     fed: dict[bytes, set[bytes]] = {prefix: set() for prefix in stores}
-    for key, raw in _rows(txn, dbs["changes"]):
+    last: dict[bytes, int] = {}  # each store's newest sequence in the feed tree
+    tree = ((key, raw, False) for key, raw in _rows(txn, dbs["changes"]))
+    tail = ((key, raw, True) for rows in tails.values() for key, raw in rows)
+    for key, raw, in_tail in itertools.chain(tree, tail):
         prefix = key[:_SID]
         seen = stores.get(prefix)
         if seen is None:
             problems.append(_orphan("feed entry", key))
             continue
         seq = int.from_bytes(key[_SID:], "big")
+        if not in_tail:
+            last[prefix] = seq
+        elif seq <= last.get(prefix, 0):
+            problems.append(
+                f"{seen.label}: feed tail entry at sequence {seq} is not after the feed's "
+                f"last entry at {last[prefix]}"
+            )
+        else:
+            last[prefix] = seq
         try:
             rid, rev, deleted = changes.unpack_entry(raw)
         except Exception:

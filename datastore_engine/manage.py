@@ -210,10 +210,12 @@ def _forget_counters(ctx: WriteCtx, prefix: bytes) -> None:
     deletes the record it writes back, just after the commit.
     """
     ctx.counters.pop(prefix, None)
+    ctx.tails.pop(prefix, None)
     parent = ctx.parent
     if ctx.env.tls.ctx is None:
         while parent is not None:
             parent.counters.pop(prefix, None)
+            parent.tails.pop(prefix, None)
             parent = parent.parent
         return
     outer = []

@@ -400,13 +400,12 @@ def commit_leaves(
         flags |= FLAG_PROTECTED
     seq = counters[2] + 1
     txn.put(key, pack_record(flags, win.gen, seq, win.hist, win.body), db=dbs["docs"])
-    feed = dbs["changes"]
     if old_header is not None:
-        txn.delete(changes.seq_key(state.prefix, old_header.seq), db=feed)
-    txn.put(
+        ctx.feed_drop(state.prefix, changes.seq_key(state.prefix, old_header.seq))
+    ctx.feed_add(
+        state.prefix,
         changes.seq_key(state.prefix, seq),
         changes.pack_entry(flags, win.gen, win.hist[0], rid_b, deleted=win.deleted),
-        db=feed,
     )
     counters[0] += (0 if win.deleted else 1) - (1 if was_alive else 0)
     counters[1] = total

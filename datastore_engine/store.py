@@ -33,6 +33,7 @@ from . import access, catalog, changes, codec, paths
 from .codec import DIGEST, FLAG_CONFLICTS, FLAG_DELETED, FLAG_PROTECTED, pack_record, read_header
 from .errors import (
     Conflict,
+    CorruptData,
     DuplicateKey,
     EngineClosed,
     Forbidden,
@@ -53,22 +54,6 @@ __all__ = ["Store"]
 _MISSING: Any = object()
 _TOMBSTONE_BODY = b"\xc0"  # msgpack nil
 _BATCH = 1000
-
-
-def _feed_put(txn: Any, feed: Any, state: StoreState, key: bytes, value: bytes) -> None:
-    """Append a change-feed entry.
-
-    Sequence keys only grow, so for the store with the highest number (the one
-    most apps write to most) LMDB's append mode skips the tree search (measured
-    0.9 us against 1.6 us a put). For another store the append is refused at
-    once and remembered on the store's state, which is rebuilt when stores are
-    added or dropped.
-    """
-    if state.extra.get("feed_append", True):
-        if txn.put(key, value, db=feed, append=True):
-            return
-        state.extra["feed_append"] = False
-    txn.put(key, value, db=feed)
 
 
 _CHUNK = 1024  # put_many validates and writes this many documents at a time
@@ -430,9 +415,13 @@ class Store:
                     if txn.get(key, db=self._docs) == record:  # a seq in the header: never an old record
                         txn.delete(key, db=self._docs)
                 return False
+        ctx.feed_flush(prefix)  # the tail's entries come before this chunk's
         feed, extra = txn.cursor(db=self._dbs["changes"]), state.extra
+        # Sequence keys only grow: LMDB's append mode skips the tree search while this
+        # store's feed is the last in the tree. Refused once, it is not tried again
+        # for this state of the store (rebuilt when stores are added or dropped).
         if not extra.get("feed_append", True) or feed.putmulti(entries, append=True)[1] != len(entries):
-            extra["feed_append"] = False  # another store's feed is last: as _feed_put learns it
+            extra["feed_append"] = False  # another store's feed is last
             feed.putmulti(entries)
         counters[0] += len(chunk)
         counters[1] = size
@@ -465,7 +454,7 @@ class Store:
         counters[0] += 1
         counters[1] = total
         counters[2] = seq
-        _feed_put(txn, self._dbs["changes"], state, feed_key, entry)
+        ctx.feed_add(state.prefix, feed_key, entry)
         return rev
 
     def merge(self, rid: str, patch: Any, *, if_rev: str | None = None, password: str | None = None) -> str:
@@ -640,11 +629,9 @@ class Store:
             flags |= FLAG_PROTECTED
         seq = counters[2] + 1
         txn.put(key, pack_record(flags, gen, seq, hist, body), db=docs)
-        feed = self._dbs["changes"]
         if header is not None:
-            txn.delete(changes.seq_key(prefix, header.seq), db=feed)
-        _feed_put(txn, feed, state, changes.seq_key(prefix, seq),
-                  changes.pack_entry(flags, gen, dig, rid_b, deleted=deleting))  # fmt: skip
+            ctx.feed_drop(prefix, changes.seq_key(prefix, header.seq))
+        ctx.feed_add(prefix, changes.seq_key(prefix, seq), changes.pack_entry(flags, gen, dig, rid_b, deleted=deleting))
         counters[0] += (0 if deleting else 1) - (1 if alive else 0)
         counters[1] = total
         counters[2] = seq
@@ -670,18 +657,13 @@ class Store:
         if limit is not None and (not isinstance(limit, int) or limit < 0):
             raise ValidationError(f"limit must be a non-negative int, got {limit!r}")
         prefix = self._state.prefix
-        feed = self._dbs["changes"]
         sent = 0
-        cursor_from = changes.seq_key(prefix, since + 1)
+        after = since  # the last sequence handed out
         while limit is None or sent < limit:
+            want = _BATCH if limit is None else min(_BATCH, limit - sent)
             batch: list[tuple[Any, Any]] = []
             with self._env.reading() as txn:
-                cur = txn.cursor(db=feed)
-                if not cur.set_range(cursor_from):
-                    return
-                for key, raw in cur:
-                    if not key.startswith(prefix):
-                        break
+                for key, raw in self._feed_from(txn, prefix, after + 1):
                     rid, rev, deleted = changes.unpack_entry(raw)
                     change = changes.Change(int.from_bytes(key[8:], "big"), rid, rev, deleted)
                     doc = None
@@ -690,16 +672,46 @@ class Store:
                         if rec is not None and not rec[0] & (FLAG_DELETED | FLAG_PROTECTED):
                             doc = codec.record_body(rec, key=rid)
                     batch.append((change, doc))
-                    if len(batch) >= _BATCH or (limit is not None and sent + len(batch) >= limit):
+                    if len(batch) >= want:
                         break
             for change, doc in batch:
                 yield (change, doc) if include_docs else change
             sent += len(batch)
-            if len(batch) < _BATCH and (limit is None or sent < limit):
+            if len(batch) < want:
                 return
-            if not batch:
-                return
-            cursor_from = changes.seq_key(prefix, batch[-1][0].seq + 1)
+            after = batch[-1][0].seq
+
+    def _feed_from(self, txn: Any, prefix: bytes, seq: int) -> Iterator[tuple[bytes, bytes]]:
+        """The store's ``(feed key, entry)`` pairs from sequence ``seq`` on: the feed tree's, then its tail's.
+
+        Every tail entry is newer than every tree entry (``WriteCtx.feed_add``).
+        Inside this thread's write transaction the tail is the one it holds.
+        """
+        start = changes.seq_key(prefix, seq)
+        cur = txn.cursor(db=self._dbs["changes"])
+        if cur.set_range(start):
+            for key, raw in cur:
+                if not key.startswith(prefix):
+                    break
+                yield key, raw
+        for key, raw in self._tail(txn, prefix):
+            if key >= start:
+                yield key, raw
+
+    def _tail(self, txn: Any, prefix: bytes) -> list[tuple[bytes, bytes]]:
+        from .engine import unpack_tail
+
+        ctx, tail = self._env.tls.ctx, None
+        while ctx is not None and tail is None:
+            tail = ctx.tails.get(prefix)
+            ctx = ctx.parent
+        if tail is None:
+            raw = txn.get(prefix, db=self._dbs["counters"])
+            tail = b"" if raw is None else raw[32:]
+        try:
+            return unpack_tail(prefix, tail)
+        except ValueError as exc:
+            raise CorruptData(f"the change feed of store {self.name!r} is damaged: {exc}") from exc
 
     # -- revisions, conflicts, watching (issue 10; the logic lives in revtree.py and watch.py) --------
     def put_revision(self, rid: str, doc: Any, *, history: list[str], deleted: bool = False,

@@ -314,6 +314,7 @@ def test_drop_removes_everything_of_the_store_in_one_go(engine: dse.Engine, snap
     store.put("gone", {"n": 2})
     store.delete("gone")  # a tombstone
     store.put("secret", {"n": 3}, password="pw")
+    store.put_many({f"bulk{i}": {"n": i} for i in range(20)})  # feed entries in the feed tree, not only its tail
     if hasattr(store, "create_index"):
         store.create_index("n")
     prefix = sid_bytes(sid)

@@ -114,8 +114,15 @@ def test_check_reports_counters_feed_and_password_flags_that_disagree(
         key = next(iter(txn.cursor(db=db)))[0]
         txn.delete(key, db=db)
 
+    def drop_first_tail_entry(txn: Any, db: Any) -> None:
+        # A few writes leave the store's feed entries in its counters record's tail.
+        key, raw = next(iter(txn.cursor(db=db)))
+        raw = bytes(raw)
+        size = int.from_bytes(raw[32 + 8 : 32 + 10], "big")
+        txn.put(key, raw[:32] + raw[32 + 10 + size :], db=db)
+
     _raw_edit(tmp_path, "counters", break_counters)
-    _raw_edit(tmp_path, "changes", drop_first)
+    _raw_edit(tmp_path, "counters", drop_first_tail_entry)
     _raw_edit(tmp_path, "passwords", drop_first)
     with dse.open(tmp_path, app=APP, org=ORG) as engine:
         problems = "\n".join(engine.check())
@@ -201,3 +208,60 @@ def test_a_damaged_value_can_be_replaced_or_deleted(tmp_path: pathlib.Path) -> N
         s.delete("b")
         assert "b" not in s
         assert engine.check() == []
+
+
+def test_a_feed_tail_cut_short_is_reported_and_refused_not_misread(tmp_path: pathlib.Path) -> None:
+    _make(tmp_path)
+
+    def cut_tail(txn: Any, db: Any) -> None:
+        key, raw = next(iter(txn.cursor(db=db)))
+        txn.put(key, bytes(raw)[:-3], db=db)  # the last tail entry loses its end
+
+    _raw_edit(tmp_path, "counters", cut_tail)
+    with dse.open(tmp_path, app=APP, org=ORG) as engine:
+        s = engine.store("s")
+        assert any("counters record is malformed" in p for p in engine.check())
+        with pytest.raises(dse.CorruptData, match="change feed of store 's' is damaged"):
+            list(s.changes())
+        # A write that must read the tail (a bulk load moves it to the feed tree first) is refused.
+        with pytest.raises(dse.CorruptData, match="change feed of store number"):
+            s.put_many({"new": {"n": 1}})
+        assert "new" not in s and s.get("a") == {"rid": "a", "n": [1, 2, 3]}
+
+
+def test_a_counters_record_cut_short_refuses_writes_and_leaves_data_untouched(tmp_path: pathlib.Path) -> None:
+    _make(tmp_path)
+
+    def cut_header(txn: Any, db: Any) -> None:
+        key, raw = next(iter(txn.cursor(db=db)))
+        txn.put(key, bytes(raw)[:20], db=db)
+
+    _raw_edit(tmp_path, "counters", cut_header)
+    with dse.open(tmp_path, app=APP, org=ORG) as engine:
+        s = engine.store("s")
+        assert any("counters record is malformed" in p for p in engine.check())
+        with pytest.raises(dse.CorruptData, match="counters record of store number"):
+            s.put("new", {"n": 1})
+        assert "new" not in s and s.get("a") == {"rid": "a", "n": [1, 2, 3]}
+
+
+def test_check_reports_a_feed_tail_entry_older_than_the_feed_tree(tmp_path: pathlib.Path) -> None:
+    _make(tmp_path)
+
+    def move_first_tail_entry_into_the_tree(path: pathlib.Path) -> None:
+        env = lmdb.open(str(path), max_dbs=MAX_DBS, subdir=True)
+        try:
+            counters, feed = env.open_db(b"counters"), env.open_db(b"changes")
+            with env.begin(write=True) as txn:
+                key, raw = next(iter(txn.cursor(db=counters)))
+                key, raw = bytes(key), bytes(raw)
+                size = int.from_bytes(raw[40:42], "big")
+                # The tree gets a copy of the first tail entry under a sequence past every tail entry.
+                txn.put(key + (1 << 40).to_bytes(8, "big"), raw[42 : 42 + size], db=feed)
+        finally:
+            env.close()
+
+    move_first_tail_entry_into_the_tree(tmp_path)
+    with dse.open(tmp_path, app=APP, org=ORG) as engine:
+        problems = "\n".join(engine.check())
+    assert "is not after the feed's last entry" in problems

@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
 import datastore_engine as dse
+from datastore_engine import engine as engine_module
 from datastore_engine import paths
 
 RIDS = st.sampled_from(["a", "b", "c", "d", "e", "ü-ñ", "x" * 250])
@@ -112,6 +113,9 @@ class StoreAgainstDict(RuleBasedStateMachine):
             for rid, doc in puts:
                 self.store.merge(rid, doc)
                 self.model[rid] = copy.deepcopy(_merge(self.model[rid], doc) if rid in self.model else doc)
+            # The transaction's own changes are in the feed it reads, its tail included.
+            latest = {c.rid: c.rev for c in self.store.changes()}
+            assert all(latest[rid] == self.store.rev(rid) for rid, _ in puts)
 
     @rule(puts=st.lists(st.tuples(RIDS, docs), max_size=5))
     def put_many(self, puts: list[tuple[str, Any]]) -> None:
@@ -131,6 +135,38 @@ class StoreAgainstDict(RuleBasedStateMachine):
     def same_length(self) -> None:
         assert len(self.store) == len(self.model)
 
+    @invariant()
+    def feed_has_one_entry_per_document_in_sequence_order(self) -> None:
+        feed = list(self.store.changes())
+        seqs = [c.seq for c in feed]
+        assert seqs == sorted(set(seqs))
+        assert len({c.rid for c in feed}) == len(feed)
+        assert {c.rid for c in feed if not c.deleted} == set(self.model)
+        assert all(c.rev == self.store.rev(c.rid) for c in feed if not c.deleted)
+        if feed:  # since= starts after a sequence: the same entries, cut
+            assert list(self.store.changes(since=seqs[0])) == feed[1:]
+
 
 StoreAgainstDict.TestCase.settings = settings(max_examples=500, stateful_step_count=20, deadline=None)
 test_store_behaves_like_a_dict = StoreAgainstDict.TestCase
+
+
+class StoreWithShortFeedTail(StoreAgainstDict):
+    """The same model with a feed tail of one or two entries, so entries move to the feed tree all the time."""
+
+    def __init__(self) -> None:
+        self.saved = engine_module.TAIL_BYTES
+        engine_module.TAIL_BYTES = 64  # one or two entries
+        super().__init__()
+
+    def teardown(self) -> None:
+        super().teardown()
+        engine_module.TAIL_BYTES = self.saved
+
+    @invariant()
+    def check_finds_nothing(self) -> None:
+        assert self.engine.check() == []
+
+
+StoreWithShortFeedTail.TestCase.settings = settings(max_examples=150, stateful_step_count=20, deadline=None)
+test_store_with_a_short_feed_tail_behaves_like_a_dict = StoreWithShortFeedTail.TestCase
