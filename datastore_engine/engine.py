@@ -94,10 +94,13 @@ T = TypeVar("T")
 
 #: Every named sub-database, declared once. ``max_dbs`` is not stored in the
 #: file, so every process must pass the same value: it is derived from here.
+#: Each store's counters record (sid -> live count, size, last seq, mtime; then the
+#: feed's newest entries) is in LMDB's main database, as ``dbs["counters"]``: the
+#: main database's page is written by every commit anyway (it holds the roots of
+#: the named ones), so the record costs no page of its own.
 DB_NAMES = (
     "meta",  # format marker, counters of the catalog (next sid, catalog version)
     "catalog",  # scope + name -> store record
-    "counters",  # sid -> live count, size, last seq, mtime; then the feed's newest entries
     "docs",  # sid + rid -> document record
     "changes",  # sid + seq -> change-feed entry
     "conflicts",  # sid + rid -> losing revision leaves
@@ -115,10 +118,14 @@ MAX_DBS = 32
 DEFAULT_MAP_SIZE = 4 << 30
 MAX_READERS = 1022
 FORMAT = b"datastore_engine/2"
-# Formats this engine upgrades in place when it opens them: /1 had no feed tail in
-# the counters record (a /1 record is a /2 record with an empty tail). An engine
+# Formats this engine upgrades in place when it opens them. /1 kept the counters
+# records in a sub-database of their own, with no feed tail (a /1 record is a /2
+# record with an empty tail): opening moves them to the main database. An engine
 # that reads only /1 refuses a /2 file rather than miss the feed's newest entries.
 _UPGRADES = (b"datastore_engine/1",)
+_V1_COUNTERS = b"counters"
+#: The main database's keys that name sub-databases (the rest are counters records).
+SUBDATABASE_KEYS = frozenset({*(name.encode() for name in DB_NAMES), _V1_COUNTERS})
 GROW_AT = 0.75
 _MAX_RETRIES = 8
 _GATHER_S = 0.0005  # how long a group-commit leader waits for returning writers (durable only)
@@ -321,9 +328,12 @@ class _Env:
 
     def _open_dbs(self, path: str) -> None:
         self.dbs = {name: self.env.open_db(name.encode()) for name in DB_NAMES}
+        main = self.dbs["counters"] = self.env.open_db(None)
         self.psize = self.env.stat()["psize"]
         with self.env.begin(write=True) as txn:
             marker = txn.get(b"format", db=self.dbs["meta"])
+            if marker in _UPGRADES:
+                _upgrade_counters(self.env, txn, main)
             if marker is None or marker in _UPGRADES:
                 txn.put(b"format", FORMAT, db=self.dbs["meta"])
             elif marker != FORMAT:
@@ -850,6 +860,16 @@ class _Env:
             if not self.durable:
                 self.env.sync(True)
         self.env.close()
+
+
+def _upgrade_counters(env: Any, txn: Any, main: Any) -> None:
+    """Move a format-1 file's counters records into the main database (in the opening transaction)."""
+    if txn.get(_V1_COUNTERS, db=main) is None:
+        return
+    old = env.open_db(_V1_COUNTERS, txn=txn, create=False)
+    for key, value in txn.cursor(db=old):
+        txn.put(key, value, db=main)
+    txn.drop(old, delete=True)
 
 
 def _refuse_write_in_snapshot() -> None:

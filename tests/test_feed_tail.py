@@ -160,16 +160,48 @@ def test_long_ids_move_the_tail_by_its_size_in_bytes(tmp_path: pathlib.Path) -> 
     assert _feed_tree_size(tmp_path) == 4  # moved when the fourth entry passed the byte limit
 
 
+def _as_format_1(path: pathlib.Path) -> None:
+    """Lay the file out as format 1 did: the counters records in a ``counters`` sub-database."""
+    env = lmdb.open(str(path), max_dbs=MAX_DBS, subdir=True)
+    try:
+        with env.begin(write=True) as txn:
+            main, old = env.open_db(None, txn=txn), env.open_db(b"counters", txn=txn)
+            records = [(bytes(k), bytes(v)) for k, v in txn.cursor(db=main) if len(k) == 8 and k != b"counters"]
+            for key, value in records:
+                assert len(value) == 32  # no tail: as format 1 wrote them
+                txn.put(key, value, db=old)
+                txn.delete(key, db=main)
+            txn.put(b"format", b"datastore_engine/1", db=env.open_db(b"meta", txn=txn))
+    finally:
+        env.close()
+
+
+def _main_keys(path: pathlib.Path) -> list[bytes]:
+    env = lmdb.open(str(path), max_dbs=MAX_DBS, subdir=True, readonly=True, lock=False)
+    try:
+        with env.begin() as txn:
+            return [bytes(k) for k, _v in txn.cursor()]
+    finally:
+        env.close()
+
+
 def test_a_file_of_the_previous_format_opens_and_is_upgraded(tmp_path: pathlib.Path) -> None:
     with dse.open(tmp_path) as engine:
-        engine.store("s").put_many({f"d{i}": {"i": i} for i in range(3)})  # no tail: as format 1 wrote
-    _set_format(tmp_path, b"datastore_engine/1")
+        a, b = engine.store("a"), engine.store("b")
+        a.put_many({f"d{i}": {"i": i} for i in range(3)})  # put_many leaves no tail
+        b.put_many({"x": {"i": 9}})
+        before = engine.stores().total, a.info.count, a.info.size
+    _as_format_1(tmp_path)
+    assert b"counters" in _main_keys(tmp_path)
     with dse.open(tmp_path) as engine:
-        store = engine.store("s")
-        store.put("new", {"i": 3})
-        assert [c.rid for c in store.changes()] == ["d0", "d1", "d2", "new"]
+        a, b = engine.store("a"), engine.store("b")
+        assert (engine.stores().total, a.info.count, a.info.size) == before
+        a.put("new", {"i": 3})
+        assert [c.rid for c in a.changes()] == ["d0", "d1", "d2", "new"]
+        assert [c.rid for c in b.changes()] == ["x"] and len(b) == 1
         assert engine.check() == []
     assert _format(tmp_path) == b"datastore_engine/2"
+    assert b"counters" not in _main_keys(tmp_path)  # the format-1 sub-database is gone
 
 
 def test_a_file_of_an_unknown_format_is_refused_untouched(tmp_path: pathlib.Path) -> None:
