@@ -185,7 +185,7 @@ def _counters(
     txn: Any, dbs: dict[str, Any], stores: dict[bytes, _Seen], problems: list[str]
 ) -> dict[bytes, list[tuple[bytes, bytes]]]:
     """Check each store's counters against its documents; its feed tail, read from the same record."""
-    from .engine import SUBDATABASE_KEYS, unpack_counters, unpack_tail
+    from .engine import SUBDATABASE_KEYS, counters_tail, unpack_counters, unpack_tail
 
     found: set[bytes] = set()
     tails: dict[bytes, list[tuple[bytes, bytes]]] = {}
@@ -201,7 +201,7 @@ def _counters(
         found.add(key)
         try:
             count, size, seq, _mtime = unpack_counters(raw)
-            tails[key] = unpack_tail(key, raw[32:])
+            tails[key] = unpack_tail(key, counters_tail(raw))
         except Exception:
             problems.append(f"{seen.label}: its counters record is malformed ({len(raw)} bytes)")
             continue

@@ -974,7 +974,7 @@ class WriteCtx:
             except struct.error as exc:
                 raise CorruptData(f"the counters record of store number {int.from_bytes(sid, 'big')} "
                                   f"is damaged: {exc}") from exc  # fmt: skip
-            tail = raw[_COUNTERS.size :]  # parsed only when an entry is taken out or moved
+            tail = counters_tail(raw)  # parsed only when an entry is taken out or moved
         self.counters[sid] = found
         self.tails[sid] = tail
         return found
@@ -987,23 +987,24 @@ class WriteCtx:
     # write calls (25.6 KiB) a commit instead of 9.9 (41 KiB); raw LMDB 3.7 (21.5 KiB).
     # Every entry in a tail has a higher sequence than every entry of the store in
     # the feed tree; readers (Store.changes, check) read the tree, then the tail.
-    def feed_add(self, sid: bytes, key: bytes, entry: bytes) -> None:
-        """Add a feed entry (``key`` = ``sid`` + sequence) to store ``sid``'s feed, in sequence order."""
+    def _tail(self, sid: bytes) -> bytes:
+        """Store ``sid``'s feed tail in this transaction, loaded with its counters if it is not yet."""
         tail = self.tails.get(sid)
         if tail is None:
             self.counter(sid)
             tail = self.tails[sid]
-        tail += key[-8:] + len(entry).to_bytes(2, "big") + entry
+        return tail
+
+    def feed_add(self, sid: bytes, key: bytes, entry: bytes) -> None:
+        """Add a feed entry (``key`` = ``sid`` + sequence) to store ``sid``'s feed, in sequence order."""
+        tail = self._tail(sid) + key[-8:] + len(entry).to_bytes(2, "big") + entry
         self.tails[sid] = tail
         if len(tail) > TAIL_BYTES:
             self.feed_flush(sid)
 
     def feed_drop(self, sid: bytes, key: bytes) -> None:
         """Remove the feed entry ``key`` of store ``sid`` (a document's previous change), wherever it is."""
-        tail = self.tails.get(sid)
-        if tail is None:
-            self.counter(sid)
-            tail = self.tails[sid]
+        tail = self._tail(sid)
         if tail and key[-8:] >= tail[:8]:  # at or past the tail's first sequence: in the tail
             entries = self._parsed_tail(sid, tail)
             kept = [item for item in entries if item[0] != key]
@@ -1014,7 +1015,7 @@ class WriteCtx:
 
     def feed_flush(self, sid: bytes) -> None:
         """Move store ``sid``'s feed tail into the feed tree (before entries go there directly)."""
-        tail = self.tails.get(sid)
+        tail = self._tail(sid)
         if not tail:
             return
         entries = self._parsed_tail(sid, tail)
@@ -1125,6 +1126,11 @@ def unpack_tail(sid: bytes, tail: bytes) -> list[tuple[bytes, bytes]]:
         out.append((sid + bytes(tail[at : at + 8]), bytes(tail[at + 10 : at + 10 + size])))
         at += 10 + size
     return out
+
+
+def counters_tail(raw: bytes) -> bytes:
+    """The feed tail of a counters record: what follows its 32 bytes of counters (see :func:`unpack_tail`)."""
+    return raw[_COUNTERS.size :]
 
 
 def unpack_counters(raw: bytes) -> tuple[int, int, int, int]:

@@ -699,7 +699,7 @@ class Store:
                 yield key, raw
 
     def _tail(self, txn: Any, prefix: bytes) -> list[tuple[bytes, bytes]]:
-        from .engine import unpack_tail
+        from .engine import counters_tail, unpack_tail
 
         ctx, tail = self._env.tls.ctx, None
         while ctx is not None and tail is None:
@@ -707,7 +707,7 @@ class Store:
             ctx = ctx.parent
         if tail is None:
             raw = txn.get(prefix, db=self._dbs["counters"])
-            tail = b"" if raw is None else raw[32:]
+            tail = b"" if raw is None else counters_tail(raw)
         try:
             return unpack_tail(prefix, tail)
         except ValueError as exc:
