@@ -2,7 +2,8 @@
  *
  * 1. plain_json: the common case of document validation (below).
  * 2. first_revisions: the records, feed entries and revision ids of a chunk of
- *    new documents (changes.first_revisions; the same bytes as the Python loop).
+ *    new documents (changes.first_revisions; the same bytes as the Python loop),
+ *    and first_revision, the same for one document (the single-insert lane).
  *
  * plain_json(value, max_depth) answers one question: is ``value`` made only
  * of exact ``dict`` (with exact ``str`` keys), exact ``list``, exact ``str``,
@@ -343,6 +344,83 @@ fail:
     return NULL;
 }
 
+/* first_revision(sha, prefix, seq, rid, body, /) -> (record, feed key, entry, rev)
+ *
+ * One document of first_revisions, without its lists and pairs: the fast lane
+ * of a single insert (Store._insert_alone).  The same bytes as
+ * changes.first_revision (tests/test_accel.py compares the two).
+ */
+static PyObject *
+first_revision(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    (void)module;
+    static const char hexdigits[] = "0123456789abcdef";
+    if (nargs != 5) {
+        PyErr_Format(PyExc_TypeError, "first_revision() takes 5 arguments (sha, prefix, seq, rid, body), got %zd", nargs);
+        return NULL;
+    }
+    PyObject *sha = args[0], *prefix = args[1], *rid = args[3], *body = args[4];
+    if (!PyBytes_CheckExact(prefix) || !PyBytes_CheckExact(rid) || !PyBytes_CheckExact(body)) {
+        PyErr_SetString(PyExc_TypeError, "first_revision(): prefix, rid and body must be bytes");
+        return NULL;
+    }
+    unsigned long long seq = PyLong_AsUnsignedLongLong(args[2]);
+    if (seq == (unsigned long long)-1 && PyErr_Occurred()) {
+        return NULL;
+    }
+    unsigned char dig[DIGEST], seq_b[8];
+    put_be64(seq_b, seq);
+    Py_INCREF(body);  /* alive whatever the hashlib fallback's calls do */
+    Py_INCREF(rid);
+    PyObject *record = NULL, *key = NULL, *entry = NULL, *rev_s = NULL, *out = NULL;
+    if ((evp.ctx != NULL ? evp_first_digest(PyBytes_AS_STRING(body), PyBytes_GET_SIZE(body), dig)
+                         : one_digest(sha, body, dig)) != 0) {
+        goto done;
+    }
+    Py_ssize_t nbody = PyBytes_GET_SIZE(body), nrid = PyBytes_GET_SIZE(rid);
+    record = PyBytes_FromStringAndSize(NULL, RECORD_FIXED + DIGEST + nbody);
+    if (record == NULL) {
+        goto done;
+    }
+    unsigned char *r = (unsigned char *)PyBytes_AS_STRING(record);
+    r[0] = 0;
+    r[1] = 0; r[2] = 0; r[3] = 0; r[4] = 1;  /* generation 1 */
+    memcpy(r + 5, seq_b, 8);
+    r[13] = 0; r[14] = 1;  /* one history digest */
+    memcpy(r + RECORD_FIXED, dig, DIGEST);
+    memcpy(r + RECORD_FIXED + DIGEST, PyBytes_AS_STRING(body), (size_t)nbody);
+    key = joined(PyBytes_AS_STRING(prefix), PyBytes_GET_SIZE(prefix), (const char *)seq_b, 8);
+    entry = PyBytes_FromStringAndSize(NULL, 5 + DIGEST + nrid);
+    if (key == NULL || entry == NULL) {
+        goto done;
+    }
+    unsigned char *e = (unsigned char *)PyBytes_AS_STRING(entry);
+    e[0] = 0;
+    e[1] = 0; e[2] = 0; e[3] = 0; e[4] = 1;
+    memcpy(e + 5, dig, DIGEST);
+    memcpy(e + 5 + DIGEST, PyBytes_AS_STRING(rid), (size_t)nrid);
+    char rev[2 + 2 * DIGEST];
+    rev[0] = '1';
+    rev[1] = '-';
+    for (int k = 0; k < DIGEST; k++) {
+        rev[2 + 2 * k] = hexdigits[dig[k] >> 4];
+        rev[3 + 2 * k] = hexdigits[dig[k] & 0xf];
+    }
+    rev_s = PyUnicode_FromStringAndSize(rev, (Py_ssize_t)sizeof(rev));
+    if (rev_s == NULL) {
+        goto done;
+    }
+    out = PyTuple_Pack(4, record, key, entry, rev_s);
+done:
+    Py_XDECREF(record);
+    Py_XDECREF(key);
+    Py_XDECREF(entry);
+    Py_XDECREF(rev_s);
+    Py_DECREF(body);
+    Py_DECREF(rid);
+    return out;
+}
+
 #if defined(__unix__) || defined(__APPLE__)
 #include <dlfcn.h>
 
@@ -425,6 +503,9 @@ static PyMethodDef methods[] = {
     {"first_revisions", (PyCFunction)(void (*)(void))first_revisions, METH_FASTCALL,
      "first_revisions(sha, prefix, seq, chunk, /) -> (records, entries, revs)\n\n"
      "The records, feed entries and revision ids of new documents (see changes.py)."},
+    {"first_revision", (PyCFunction)(void (*)(void))first_revision, METH_FASTCALL,
+     "first_revision(sha, prefix, seq, rid, body, /) -> (record, feed key, entry, rev)\n\n"
+     "One new document's record, feed entry and revision id (see changes.py)."},
     {"use_openssl", (PyCFunction)(void (*)(void))use_openssl, METH_FASTCALL,
      "use_openssl(library, probe, expected, /) -> bool\n\n"
      "Hash first revisions with the EVP functions of an already loaded library\n"

@@ -25,6 +25,7 @@ Example:
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import struct
 from collections.abc import Callable
@@ -120,6 +121,17 @@ def _load_accel() -> tuple[Callable[..., Any] | None, bool]:
 
 
 _first_revisions_c, _openssl_bound = _load_accel()
+
+
+def _load_single() -> Callable[[bytes, int, bytes, bytes], tuple[bytes, bytes, bytes, str]]:
+    """:func:`first_revision`, compiled if the module loaded (the same bytes, ~0.6 us less)."""
+    single = accel_function("first_revision") if _first_revisions_c is not None else None
+    if single is None:
+        return first_revision
+    return functools.partial(single, _FIRST_SHA)
+
+
+first_revision_fast = _load_single()
 
 
 def first_revisions(

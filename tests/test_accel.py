@@ -30,7 +30,13 @@ from datastore_engine import changes, codec
 from datastore_engine.errors import LimitExceeded, ValidationError
 
 try:
-    from datastore_engine._accel import drop_openssl, first_revisions, plain_json, use_openssl
+    from datastore_engine._accel import (
+        drop_openssl,
+        first_revision,
+        first_revisions,
+        plain_json,
+        use_openssl,
+    )
 except ImportError:  # not built here: the tests that call it are skipped (needs_accel)
     pass
 
@@ -43,6 +49,7 @@ def validation(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) 
     if request.param == "pure":
         monkeypatch.setattr(codec, "_plain_json", None)
         monkeypatch.setattr(changes, "_first_revisions_c", None)
+        monkeypatch.setattr(changes, "first_revision_fast", changes.first_revision)
     elif not codec.accelerated():
         pytest.skip("the C accelerator is not built here")
     return str(request.param)
@@ -297,6 +304,42 @@ def test_compiled_first_revisions_are_the_python_loops_bytes(prefix: bytes, chun
     assert native == hashlib_object == python
     records, entries, revs = python
     assert len(records) == len(entries) == len(revs) == len(chunk)
+
+
+@needs_accel
+@settings(max_examples=300, deadline=None)
+@given(
+    prefix=st.binary(max_size=12),
+    seq=st.integers(min_value=0, max_value=2**64 - 1),
+    rid=st.binary(min_size=1, max_size=250),
+    body=st.binary(max_size=5000),
+)
+def test_the_compiled_single_first_revision_is_the_python_ones_bytes(prefix: bytes, seq: int, rid: bytes, body: bytes) -> None:
+    python = changes.first_revision(prefix, seq, rid, body)
+    assert first_revision(changes._FIRST_SHA, prefix, seq, rid, body) == python
+    drop_openssl()  # through the hashlib object
+    try:
+        assert first_revision(changes._FIRST_SHA, prefix, seq, rid, body) == python
+    finally:
+        changes._first_revisions_c, changes._openssl_bound = changes._load_accel()
+    assert changes.first_revision_fast(prefix, seq, rid, body) == python
+
+
+@needs_accel
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("p", 1, b"r", b"body"),
+        (b"p", 1, "r", b"body"),
+        (b"p", 1, b"r", bytearray(b"body")),
+        (b"p", -1, b"r", b"body"),
+        (b"p", 2**64, b"r", b"body"),
+        (b"p", 1, b"r"),
+    ],
+)
+def test_the_compiled_single_first_revision_refuses_wrong_arguments(args: tuple[Any, ...]) -> None:
+    with pytest.raises((TypeError, OverflowError)):
+        first_revision(changes._FIRST_SHA, *args)
 
 
 @needs_accel
