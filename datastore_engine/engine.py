@@ -654,6 +654,68 @@ class _Env:
             raise req.error
         return req.value  # type: ignore[no-any-return]
 
+    def solo_write(self, fn: Callable[..., T | None], *args: Any) -> T | None:
+        """Run ``fn(txn, *args)`` alone in a bare LMDB write transaction and commit it; None if it did not.
+
+        The fast lane of a one-document insert (``Store.add``): no
+        :class:`WriteCtx`, no queue, no savepoint. ``fn`` reads and writes the
+        store's counters record itself, and returns None to decline (nothing
+        is committed then). None also when the write must take the general
+        path (:meth:`run_write`): inside a transaction or a snapshot, another
+        writer of this process committing or queued, the map growing, or any
+        LMDB error (map full, a failed commit). The general path then does the
+        write, or raises its usual typed error. An interrupt (Ctrl-C) aborts
+        the transaction and propagates. The gate's entry and the hand-over are
+        :meth:`enter` and :meth:`_hand_over` written out: this is the hottest
+        write path.
+        """
+        if self.forked or self.closed or self._growing:
+            return None
+        tls = self.tls
+        if tls.ctx is not None or tls.snap is not None:
+            return None
+        with self._gc_lock:
+            if self._leader or (self.durable and self._writers > 1):
+                return None
+            self._leader = True
+        value: T | None = None
+        try:
+            self._writes += 1
+            if not self._writes & 7:
+                self.grow_ahead()
+            tid, marks = get_ident(), self._marks  # enter(), without its wait: a grower sends this write on
+            marks[tid] = marks.get(tid, 0) + 1
+            try:
+                if not self._growing:
+                    txn = self.env.begin(write=True)
+                    try:
+                        value = fn(txn, *args)
+                    except BaseException:
+                        txn.abort()
+                        raise
+                    if value is None:
+                        txn.abort()
+                    else:
+                        txn.commit()  # a failed commit frees the transaction: nothing to abort
+            except lmdb.Error:
+                value = None
+            finally:
+                self._unmark(tid)
+        finally:
+            with self._gc_lock:  # _hand_over(None, None)
+                queue = self._queue
+                self._writers = 1 + len(queue)
+                nxt = queue[0] if queue else None
+                if nxt is None:
+                    self._leader = False
+                self._holder = nxt
+            if nxt is not None:
+                nxt.wake.release()
+        if value is not None and self.watching:  # wake watch.py's waiters in this process
+            with self.watchers:
+                self.watchers.notify_all()
+        return value
+
     def _run_solo(self, fn: Callable[[WriteCtx], T]) -> T:
         for _ in range(_MAX_RETRIES):
             ctx = self.begin_write()
@@ -997,7 +1059,7 @@ class WriteCtx:
 
     def feed_add(self, sid: bytes, key: bytes, entry: bytes) -> None:
         """Add a feed entry (``key`` = ``sid`` + sequence) to store ``sid``'s feed, in sequence order."""
-        tail = self._tail(sid) + key[-8:] + len(entry).to_bytes(2, "big") + entry
+        tail = self._tail(sid) + tail_entry(key, entry)
         self.tails[sid] = tail
         if len(tail) > TAIL_BYTES:
             self.feed_flush(sid)
@@ -1006,7 +1068,7 @@ class WriteCtx:
         """Remove the feed entry ``key`` of store ``sid`` (a document's previous change), wherever it is."""
         tail = self._tail(sid)
         if tail and key[-8:] >= tail[:8]:  # at or past the tail's first sequence: in the tail
-            entries = self._parsed_tail(sid, tail)
+            entries = _parsed_tail(sid, tail)
             kept = [item for item in entries if item[0] != key]
             if len(kept) != len(entries):
                 self.tails[sid] = pack_tail(kept)
@@ -1016,22 +1078,9 @@ class WriteCtx:
     def feed_flush(self, sid: bytes) -> None:
         """Move store ``sid``'s feed tail into the feed tree (before entries go there directly)."""
         tail = self._tail(sid)
-        if not tail:
-            return
-        entries = self._parsed_tail(sid, tail)
-        cur = self.txn.cursor(db=self.dbs["changes"])
-        # Append mode (no tree search) holds while this store's feed is the last in the
-        # tree; otherwise it refuses at once, and a plain insert of the same entries follows.
-        if cur.putmulti(entries, append=True)[1] != len(entries):
-            cur.putmulti(entries)
-        self.tails[sid] = b""
-
-    @staticmethod
-    def _parsed_tail(sid: bytes, tail: bytes) -> list[tuple[bytes, bytes]]:
-        try:
-            return unpack_tail(sid, tail)
-        except ValueError as exc:
-            raise CorruptData(f"the change feed of store number {int.from_bytes(sid, 'big')} is damaged: {exc}") from exc
+        if tail:
+            flush_tail(self.txn, self.dbs, sid, tail)
+            self.tails[sid] = b""
 
     def commit(self) -> None:
         if self._done:
@@ -1094,6 +1143,28 @@ class WriteCtx:
 
 _COUNTERS = struct.Struct(">QQQQ")
 TAIL_BYTES = 1024  # a longer feed tail moves to the feed tree (the counters record stays small)
+
+
+def tail_entry(key: bytes, entry: bytes) -> bytes:
+    """One feed entry as a feed tail holds it: the sequence (``key``'s last 8 bytes), length, bytes."""
+    return key[-8:] + len(entry).to_bytes(2, "big") + entry
+
+
+def flush_tail(txn: Any, dbs: dict[str, Any], sid: bytes, tail: bytes) -> None:
+    """Put the entries of store ``sid``'s feed tail into the feed tree (the caller empties the tail)."""
+    entries = _parsed_tail(sid, tail)
+    cur = txn.cursor(db=dbs["changes"])
+    # Append mode (no tree search) holds while this store's feed is the last in the
+    # tree; otherwise it refuses at once, and a plain insert of the same entries follows.
+    if cur.putmulti(entries, append=True)[1] != len(entries):
+        cur.putmulti(entries)
+
+
+def _parsed_tail(sid: bytes, tail: bytes) -> list[tuple[bytes, bytes]]:
+    try:
+        return unpack_tail(sid, tail)
+    except ValueError as exc:
+        raise CorruptData(f"the change feed of store number {int.from_bytes(sid, 'big')} is damaged: {exc}") from exc
 
 
 def pack_counters(count: int, size: int, seq: int, mtime_ms: int) -> bytes:
