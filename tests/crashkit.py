@@ -1,11 +1,11 @@
 """Kill -9 harness: a writer process acknowledges operations, the parent kills it and checks.
 
 The writer (``python tests/crashkit.py writer PATH SEED LOG``) opens the engine,
-then loops over random mixed operations: put, merge, set_path, delete,
+then loops over random mixed operations: put, add, merge, set_path, delete,
 password puts, multi-store transactions, blob puts that span several
 transactions (``blobs.CHUNKS_PER_TXN`` is lowered to 1 in the writer) and blob
 deletes. Before each one it appends ``B <n> <op json>`` to LOG, after it
-returns ``A <n> ok`` (or ``A <n> refused`` for a NotFound); each line is one
+returns ``A <n> ok`` (or ``A <n> refused`` for a NotFound or DuplicateKey); each line is one
 ``write()``, so a SIGKILL leaves whole lines plus at most one torn one.
 
 The parent (:func:`run_round`) kills the writer at a random moment (most
@@ -51,6 +51,7 @@ from datastore_engine.merge import deep_merge  # noqa: E402
 from datastore_engine.paths import set_in  # noqa: E402
 
 STORES = (("s0", "local"), ("s1", "local"), ("s2", "organization"))
+PLAIN_STORE = "s1"  # no index: its adds take the single-insert lane
 APP, ORG = "crash-app", "crash-org"
 BUCKET = "media"
 PASSWORD = "pw-secret"
@@ -61,7 +62,7 @@ MAX_BLOB = 5 << 19  # 2.5 MiB: three 1 MiB chunks, three transactions with CHUNK
 
 
 class Refused(Exception):
-    """The model says the operation raises NotFound (and so changes nothing)."""
+    """The model says the operation raises NotFound or DuplicateKey (and so changes nothing)."""
 
 
 # --- operations ----------------------------------------------------------------------
@@ -78,9 +79,9 @@ def _doc(rng: random.Random) -> dict[str, Any]:
 
 def _doc_op(rng: random.Random) -> dict[str, Any]:
     s, r = rng.randrange(len(STORES)), rng.choice(RIDS)
-    kind = rng.choices(["put", "merge", "set_path", "delete"], weights=[40, 25, 15, 20])[0]
-    if kind == "put":
-        return {"k": "put", "s": s, "r": r, "doc": _doc(rng)}
+    kind = rng.choices(["put", "merge", "set_path", "delete", "add"], weights=[40, 25, 15, 20, 15])[0]
+    if kind in ("put", "add"):  # add: refused (DuplicateKey) when the document exists
+        return {"k": kind, "s": s, "r": r, "doc": _doc(rng)}
     if kind == "merge":
         return {
             "k": "merge",
@@ -161,6 +162,8 @@ def run_op(engine: dse.Engine, op: dict[str, Any]) -> None:
         store.set_path(rid, op["path"], op["v"])
     elif kind == "delete":
         store.delete(rid)
+    elif kind == "add":
+        store.add(op["doc"], rid=rid)
     elif kind == "put_pw":
         store.put(rid, op["doc"], password=PASSWORD)
     elif kind == "delete_pw":
@@ -213,6 +216,10 @@ def _apply(m: Model, op: dict[str, Any]) -> None:
     docs, rid = m.docs[op["s"]], op["r"]
     if kind in ("put", "put_pw"):
         docs[rid] = op["doc"]
+    elif kind == "add":
+        if rid in docs:
+            raise Refused(rid)
+        docs[rid] = op["doc"]
     elif kind == "merge":
         docs[rid] = op["patch"] if rid not in docs else deep_merge(docs[rid], op["patch"])
     elif kind == "set_path":
@@ -246,7 +253,7 @@ def writer(path: str, seed: int, log: str) -> None:
         emit(f"B {n} {json.dumps(op, separators=(',', ':'))}")
         try:
             run_op(engine, op)
-        except dse.NotFound:
+        except (dse.NotFound, dse.DuplicateKey):
             emit(f"A {n} refused")
         else:
             emit(f"A {n} ok")
@@ -257,11 +264,15 @@ def writer(path: str, seed: int, log: str) -> None:
 
 
 def setup(path: str) -> None:
-    """Create the stores (and an index, once Store.create_index exists) before the first round."""
+    """Create the stores before the first round: s0 and s2 with an index on ``n``, s1 plain.
+
+    A plain store's ``add`` takes the single-insert lane (``Store._insert_alone``),
+    an indexed one's the general write path: the kills reach both.
+    """
     with dse.open(path, app=APP, org=ORG) as engine:
         for name, domain in STORES:
             store = engine.store(name, domain=domain)
-            if hasattr(store, "create_index") and not store.indexes():  # the index module (issue 3)
+            if name != PLAIN_STORE and not store.indexes():
                 store.create_index("n")
         engine.bucket(BUCKET)
 

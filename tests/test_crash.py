@@ -53,6 +53,10 @@ def test_the_model_refuses_what_the_engine_refuses() -> None:
     assert model.docs[0] == {}  # a refused transaction changes nothing
     after = crashkit.apply(model, put)
     assert after.docs[0] == {"d1": {"n": 1}} and after.stamps[0] == {"d1": 1}
+    with pytest.raises(crashkit.Refused):  # add of an existing document: DuplicateKey
+        crashkit.apply(after, {"k": "add", "s": 0, "r": "d1", "doc": {"n": 2}})
+    added = crashkit.apply(after, {"k": "add", "s": 0, "r": "d2", "doc": {"n": 2}})
+    assert added.docs[0] == {"d1": {"n": 1}, "d2": {"n": 2}}
 
 
 def test_the_log_parser_keeps_at_most_one_pending_operation_and_ignores_a_torn_line() -> None:
