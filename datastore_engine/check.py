@@ -11,8 +11,10 @@ What it checks, per store of the catalog (every domain, every app and org):
 * every document record parses and its body decodes;
 * the live count and size recomputed from the records equal the counters,
   and no record has a sequence past the store's last sequence;
-* the change feed has exactly one entry per document record (tombstones
+* the change feed has exactly one live entry per document record (tombstones
   included), at the record's sequence, with its revision and deleted flag;
+  the feed tree's other entries are stale (their document changed since) and
+  number what the store's counters say;
 * a record is flagged password-protected exactly when ``passwords`` holds
   an entry for it;
 * index entries equal what recomputing them from the documents gives (when
@@ -70,6 +72,7 @@ class _Seen:
     protected: set[bytes] = field(default_factory=set)
     bodies: dict[bytes, Any] = field(default_factory=dict)  # rid -> live document (for indexes)
     damaged: set[bytes] = field(default_factory=set)  # rids whose record header is unreadable
+    stale: int | None = None  # stale feed entries, as the counters record says (None: unreadable)
 
 
 def check(engine: Engine, *, untrusted: bool = False) -> list[str]:
@@ -185,7 +188,13 @@ def _counters(
     txn: Any, dbs: dict[str, Any], stores: dict[bytes, _Seen], problems: list[str]
 ) -> dict[bytes, list[tuple[bytes, bytes]]]:
     """Check each store's counters against its documents; its feed tail, read from the same record."""
-    from .engine import SUBDATABASE_KEYS, counters_tail, unpack_counters, unpack_tail
+    from .engine import (
+        SUBDATABASE_KEYS,
+        counters_stale,
+        counters_tail,
+        unpack_counters,
+        unpack_tail,
+    )
 
     found: set[bytes] = set()
     tails: dict[bytes, list[tuple[bytes, bytes]]] = {}
@@ -201,6 +210,7 @@ def _counters(
         found.add(key)
         try:
             count, size, seq, _mtime = unpack_counters(raw)
+            seen.stale = counters_stale(raw)
             tails[key] = unpack_tail(key, counters_tail(raw))
         except Exception:
             problems.append(f"{seen.label}: its counters record is malformed ({len(raw)} bytes)")
@@ -230,6 +240,7 @@ def _feed(
     problems: list[str],
 ) -> None:
     fed: dict[bytes, set[bytes]] = {prefix: set() for prefix in stores}
+    stale: dict[bytes, int] = dict.fromkeys(stores, 0)  # feed-tree entries a newer change retired
     last: dict[bytes, int] = {}  # each store's newest sequence in the feed tree
     tree = ((key, raw, False) for key, raw in _rows(txn, dbs["changes"]))
     tail = ((key, raw, True) for rows in tails.values() for key, raw in rows)
@@ -256,13 +267,16 @@ def _feed(
             continue
         rid_b = rid.encode()
         record = seen.records.get(rid_b)
+        if record is None and rid_b in seen.damaged:
+            continue
+        if not in_tail and record is not None and record[0] > seq:
+            stale[prefix] += 1  # retired by a later change of its document (WriteCtx.feed_drop)
+            continue
         if rid_b in fed[prefix]:
             problems.append(
                 f"{seen.label}: document {rid!r} has more than one feed entry (one at {seq})"
             )
         fed[prefix].add(rid_b)
-        if record is None and rid_b in seen.damaged:
-            continue
         if record is None:
             problems.append(
                 f"{seen.label}: feed entry at sequence {seq} names {rid!r}, which has no record"
@@ -276,6 +290,10 @@ def _feed(
         for rid_b in sorted(set(seen.records) - fed[prefix] - seen.damaged):
             problems.append(
                 f"{seen.label}: document {rid_b.decode('utf-8', 'replace')!r} has no feed entry"
+            )
+        if seen.stale is not None and not seen.damaged and seen.stale != stale[prefix]:
+            problems.append(
+                f"{seen.label}: counters say {seen.stale} stale feed entries, the feed tree holds {stale[prefix]}"
             )
 
 

@@ -170,7 +170,7 @@ def _counters(engine: Engine, txn: Any, prefix: bytes) -> tuple[int, int, int, i
     ctx: WriteCtx | None = engine._env.tls.ctx
     while ctx is not None:
         if prefix in ctx.counters:
-            count, size, seq, mtime = ctx.counters[prefix]
+            count, size, seq, mtime, _stale = ctx.counters[prefix]
             return count, size, seq, mtime
         ctx = ctx.parent
     raw = txn.get(prefix, db=engine._env.dbs["counters"])

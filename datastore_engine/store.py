@@ -26,6 +26,7 @@ Example:
 
 from __future__ import annotations
 
+import struct
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
@@ -146,7 +147,7 @@ class Store:
         counters = unpack_counters(raw)
         ctx = self._env.tls.ctx
         if ctx is not None and state.prefix in ctx.counters:
-            count, size, seq, mtime = ctx.counters[state.prefix]
+            count, size, seq, mtime, _stale = ctx.counters[state.prefix]
             counters = (count, size, seq, mtime)
         return catalog.info_from(state.record, counters, app=self._engine.app, org=self._engine.org)
 
@@ -468,7 +469,7 @@ class Store:
         raw = txn.get(sid, db=dbs["counters"])
         if raw is None or len(raw) < _COUNTERS.size:
             return None
-        count, size, seq, _mtime = _COUNTERS.unpack_from(raw)
+        count, size, seq, _mtime, stale = _COUNTERS.unpack_from(raw)
         total = size + len(rid_b) + len(body)
         if state.max_bytes is not None and total > state.max_bytes:
             return None
@@ -480,7 +481,8 @@ class Store:
         if len(tail) > _engine.TAIL_BYTES:  # read here: tests shorten it
             flush_tail(txn, dbs, sid, tail)
             tail = b""
-        txn.put(sid, _COUNTERS.pack(count + 1, total, seq, time.time_ns() // 1_000_000) + tail, db=dbs["counters"])
+        txn.put(sid, _COUNTERS.pack(count + 1, total, seq, time.time_ns() // 1_000_000, stale) + tail,
+                db=dbs["counters"])  # fmt: skip
         return tid
 
     def _put_new(self, txn: Any, state: StoreState, key: bytes, record: bytes) -> bool:
@@ -747,31 +749,47 @@ class Store:
         """The store's ``(feed key, entry)`` pairs from sequence ``seq`` on: the feed tree's, then its tail's.
 
         Every tail entry is newer than every tree entry (``WriteCtx.feed_add``).
-        Inside this thread's write transaction the tail is the one it holds.
+        The tree may hold stale entries (``WriteCtx.feed_drop``): while the
+        store counts any, each tree entry is checked against its document's
+        record. Inside this thread's write transaction the tail and count are
+        the ones it holds.
         """
+        from .engine import entry_is_live
+
+        tail, stale = self._tail(txn, prefix)
         start = changes.seq_key(prefix, seq)
         cur = txn.cursor(db=self._dbs["changes"])
         if cur.set_range(start):
+            docs = self._docs
             for key, raw in cur:
                 if not key.startswith(prefix):
                     break
+                if stale and not entry_is_live(txn, docs, key, raw):
+                    continue
                 yield key, raw
-        for key, raw in self._tail(txn, prefix):
+        for key, raw in tail:
             if key >= start:
                 yield key, raw
 
-    def _tail(self, txn: Any, prefix: bytes) -> list[tuple[bytes, bytes]]:
-        from .engine import counters_tail, unpack_tail
+    def _tail(self, txn: Any, prefix: bytes) -> tuple[list[tuple[bytes, bytes]], int]:
+        """The store's feed tail entries and its count of stale feed-tree entries."""
+        from .engine import counters_stale, counters_tail, unpack_tail
 
-        ctx, tail = self._env.tls.ctx, None
+        ctx, tail, stale = self._env.tls.ctx, None, 0
         while ctx is not None and tail is None:
             tail = ctx.tails.get(prefix)
+            if tail is not None:
+                stale = ctx.counters[prefix][4]
             ctx = ctx.parent
         if tail is None:
             raw = txn.get(prefix, db=self._dbs["counters"])
             tail = b"" if raw is None else counters_tail(raw)
+            try:
+                stale = 0 if raw is None else counters_stale(raw)
+            except struct.error as exc:
+                raise CorruptData(f"the counters record of store {self.name!r} is damaged: {exc}") from exc
         try:
-            return unpack_tail(prefix, tail)
+            return unpack_tail(prefix, tail), stale
         except ValueError as exc:
             raise CorruptData(f"the change feed of store {self.name!r} is damaged: {exc}") from exc
 

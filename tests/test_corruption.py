@@ -119,8 +119,8 @@ def test_check_reports_counters_feed_and_password_flags_that_disagree(
         # A few writes leave the store's feed entries in its counters record's tail.
         key, raw = next(iter(txn.cursor(db=db)))
         raw = bytes(raw)
-        size = int.from_bytes(raw[32 + 8 : 32 + 10], "big")
-        txn.put(key, raw[:32] + raw[32 + 10 + size :], db=db)
+        size = int.from_bytes(raw[40 + 8 : 40 + 10], "big")  # after 40 bytes of counters
+        txn.put(key, raw[:40] + raw[40 + 10 + size :], db=db)
 
     _raw_edit(tmp_path, "counters", break_counters)
     _raw_edit(tmp_path, "counters", drop_first_tail_entry)

@@ -85,7 +85,7 @@ def test_single_writes_wait_in_the_tail_and_reach_the_feed_tree_a_tail_at_a_time
     assert _feed_tree_size(tmp_path) == 2 * moved  # the last 5 are still in the tail
 
 
-def test_updates_and_deletes_leave_one_entry_per_document_wherever_the_old_one_was(tmp_path: pathlib.Path) -> None:
+def test_updates_and_deletes_leave_one_live_entry_per_document_wherever_the_old_one_was(tmp_path: pathlib.Path) -> None:
     n = _tail_holds(len("d00")) + 5  # the first ones reach the feed tree, the last 4 stay in the tail
     with dse.open(tmp_path) as engine:
         store = engine.store("s")
@@ -100,8 +100,9 @@ def test_updates_and_deletes_leave_one_entry_per_document_wherever_the_old_one_w
         assert [c.seq for c in feed] == sorted(c.seq for c in feed)
         assert feed[-1].deleted and store.get("d00") == {"i": 0, "edited": True}
         assert engine.check() == []
-    # The first n - 4 moved to the tree; d00's and d01's old entries left it, their new ones are in the tail.
-    assert _feed_tree_size(tmp_path) == n - 4 - 2
+    # The first n - 4 moved to the tree. d00's and d01's old entries stay there, stale (changes()
+    # skipped them above); their new ones are in the tail. d34's old entry left the tail.
+    assert _feed_tree_size(tmp_path) == n - 4
 
 
 def test_a_bulk_load_after_single_writes_keeps_the_feed_in_sequence_order(tmp_path: pathlib.Path) -> None:
@@ -168,8 +169,8 @@ def _as_format_1(path: pathlib.Path) -> None:
             main, old = env.open_db(None, txn=txn), env.open_db(b"counters", txn=txn)
             records = [(bytes(k), bytes(v)) for k, v in txn.cursor(db=main) if len(k) == 8 and k != b"counters"]
             for key, value in records:
-                assert len(value) == 32  # no tail: as format 1 wrote them
-                txn.put(key, value, db=old)
+                assert len(value) == 40 and value[32:] == bytes(8)  # no tail, no stale entry
+                txn.put(key, value[:32], db=old)  # 32 bytes: as format 1 wrote them
                 txn.delete(key, db=main)
             txn.put(b"format", b"datastore_engine/1", db=env.open_db(b"meta", txn=txn))
     finally:
@@ -200,8 +201,42 @@ def test_a_file_of_the_previous_format_opens_and_is_upgraded(tmp_path: pathlib.P
         assert [c.rid for c in a.changes()] == ["d0", "d1", "d2", "new"]
         assert [c.rid for c in b.changes()] == ["x"] and len(b) == 1
         assert engine.check() == []
-    assert _format(tmp_path) == b"datastore_engine/2"
+    assert _format(tmp_path) == b"datastore_engine/3"
     assert b"counters" not in _main_keys(tmp_path)  # the format-1 sub-database is gone
+
+
+def _as_format_2(path: pathlib.Path) -> None:
+    """Lay the file out as format 2 did: 32 bytes of counters before the feed tail (no stale count)."""
+    env = lmdb.open(str(path), max_dbs=MAX_DBS, subdir=True)
+    try:
+        with env.begin(write=True) as txn:
+            main = env.open_db(None, txn=txn)
+            records = [(bytes(k), bytes(v)) for k, v in txn.cursor(db=main) if len(k) == 8 and k != b"counters"]
+            for key, value in records:
+                assert value[32:40] == bytes(8)  # no stale entry (a format-2 feed tree held none)
+                txn.put(key, value[:32] + value[40:], db=main)
+            txn.put(b"format", b"datastore_engine/2", db=env.open_db(b"meta", txn=txn))
+    finally:
+        env.close()
+
+
+def test_a_file_of_format_2_opens_and_its_counters_records_are_widened(tmp_path: pathlib.Path) -> None:
+    with dse.open(tmp_path) as engine:
+        a, b = engine.store("a"), engine.store("b")
+        for i in range(5):
+            a.put(f"d{i}", {"i": i})  # their entries wait in the tail
+        b.put_many({"x": {"i": 9}})
+        before = engine.stores().total, a.info.count, a.info.size
+    _as_format_2(tmp_path)
+    with dse.open(tmp_path) as engine:
+        a, b = engine.store("a"), engine.store("b")
+        assert (engine.stores().total, a.info.count, a.info.size) == before
+        assert [c.rid for c in a.changes()] == [f"d{i}" for i in range(5)]
+        a.merge("d0", {"edited": True})
+        assert [c.rid for c in a.changes()] == ["d1", "d2", "d3", "d4", "d0"]
+        assert [c.rid for c in b.changes()] == ["x"]
+        assert engine.check() == []
+    assert _format(tmp_path) == b"datastore_engine/3"
 
 
 def test_a_file_of_an_unknown_format_is_refused_untouched(tmp_path: pathlib.Path) -> None:
