@@ -12,6 +12,8 @@ and leaves stored data as it was.
 from __future__ import annotations
 
 import pathlib
+import subprocess
+import sys
 import threading
 from collections.abc import Iterator
 from typing import Any
@@ -141,6 +143,19 @@ def test_an_index_made_through_another_handle_is_kept_by_the_next_add(engine: ds
     store.add({"email": "b@x"}, rid="b")  # its state is stale: the lane declines, the general path reloads
     assert [rid for rid, _ in store.find('email eq "b@x"').items] == ["b"]
     assert engine.check() == []
+
+
+def test_an_index_made_by_another_process_is_kept_by_the_next_add(tmp_path: pathlib.Path) -> None:
+    path = tmp_path / "db"
+    with dse.open(path) as engine:
+        store = engine.store("s")
+        store.add({"email": "a@x"}, rid="a")
+        store.add({"email": "b@x"}, rid="b")  # follows the lane's own commit: no catalog read
+        code = f"import datastore_engine as dse; e = dse.open({str(path)!r}); e.store('s').create_index('email'); e.close()"
+        subprocess.run([sys.executable, "-c", code], check=True, timeout=120)
+        store.add({"email": "c@x"}, rid="c")  # another process committed in between: the lane reads, declines
+        assert [rid for rid, _ in store.find('email eq "c@x"').items] == ["c"]
+        assert engine.check() == []
 
 
 def test_an_add_to_a_store_bound_to_a_structure_is_checked(engine: dse.Engine) -> None:
