@@ -307,6 +307,9 @@ class Store:
     # -- writes ----------------------------------------------------------------------
     def _encode(self, doc: Any, rid: str) -> bytes:
         engine = self._engine
+        data = codec.encode_plain(doc, engine.max_depth, engine.max_document_bytes)  # no repr(rid) for it
+        if data is not None:
+            return data
         return codec.encode(doc, where=repr(rid), max_depth=engine.max_depth, max_bytes=engine.max_document_bytes)
 
     def add(self, doc: Any, *, rid: str | None = None, password: str | None = None) -> str:
