@@ -98,6 +98,19 @@ def test_the_lane_moves_a_full_feed_tail_to_the_feed_tree(engine: dse.Engine, mo
     assert engine.check() == []
 
 
+def test_writes_of_the_general_path_between_lane_inserts_are_counted(engine: dse.Engine) -> None:
+    store = engine.store("s")
+    store.add({"n": 1}, rid="a")
+    store.add({"n": 2}, rid="b")  # follows the lane's own commit: its counters come from that commit
+    store.put("b", {"n": 3})  # the general path: an update, counters and feed change
+    store.add({"n": 4}, rid="c")  # must read the counters record again
+    engine.store("s").add({"n": 5}, rid="d")  # another handle's lane commit
+    store.add({"n": 6}, rid="e")
+    assert store.info.count == 5 and [c.rid for c in store.changes()] == ["a", "b", "c", "d", "e"]
+    assert [c.seq for c in store.changes()] == [1, 3, 4, 5, 6]
+    assert engine.check() == []
+
+
 def test_an_existing_id_raises_duplicate_key_and_keeps_the_stored_document(engine: dse.Engine) -> None:
     store = engine.store("s")
     store.add({"v": 1}, rid="a")
