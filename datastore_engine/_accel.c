@@ -232,11 +232,68 @@ joined(const char *a, Py_ssize_t na, const char *b, Py_ssize_t nb)
     return out;
 }
 
+/* One new document's record, feed entry and revision id (new references in
+ * *record, *entry, *rev), for sequence bytes seq_b; -1 with an exception set
+ * and nothing allocated if the digest or an allocation fails.
+ */
+static int
+first_parts(PyObject *sha, PyObject *rid, PyObject *body, const unsigned char *seq_b,
+            PyObject **record, PyObject **entry, PyObject **rev)
+{
+    static const char hexdigits[] = "0123456789abcdef";
+    unsigned char dig[DIGEST];
+    *record = *entry = *rev = NULL;
+    Py_INCREF(rid);  /* alive whatever the hashlib fallback's calls do */
+    Py_INCREF(body);
+    int rc = -1;
+    if ((evp.ctx != NULL ? evp_first_digest(PyBytes_AS_STRING(body), PyBytes_GET_SIZE(body), dig)
+                         : one_digest(sha, body, dig)) != 0) {
+        goto done;
+    }
+    Py_ssize_t nbody = PyBytes_GET_SIZE(body), nrid = PyBytes_GET_SIZE(rid);
+    *record = PyBytes_FromStringAndSize(NULL, RECORD_FIXED + DIGEST + nbody);
+    *entry = PyBytes_FromStringAndSize(NULL, 5 + DIGEST + nrid);
+    if (*record == NULL || *entry == NULL) {
+        goto done;
+    }
+    unsigned char *r = (unsigned char *)PyBytes_AS_STRING(*record);
+    r[0] = 0;
+    r[1] = 0; r[2] = 0; r[3] = 0; r[4] = 1;  /* generation 1 */
+    memcpy(r + 5, seq_b, 8);
+    r[13] = 0; r[14] = 1;  /* one history digest */
+    memcpy(r + RECORD_FIXED, dig, DIGEST);
+    memcpy(r + RECORD_FIXED + DIGEST, PyBytes_AS_STRING(body), (size_t)nbody);
+    unsigned char *e = (unsigned char *)PyBytes_AS_STRING(*entry);
+    e[0] = 0;
+    e[1] = 0; e[2] = 0; e[3] = 0; e[4] = 1;
+    memcpy(e + 5, dig, DIGEST);
+    memcpy(e + 5 + DIGEST, PyBytes_AS_STRING(rid), (size_t)nrid);
+    char text[2 + 2 * DIGEST];
+    text[0] = '1';
+    text[1] = '-';
+    for (int k = 0; k < DIGEST; k++) {
+        text[2 + 2 * k] = hexdigits[dig[k] >> 4];
+        text[3 + 2 * k] = hexdigits[dig[k] & 0xf];
+    }
+    *rev = PyUnicode_FromStringAndSize(text, (Py_ssize_t)sizeof(text));
+    if (*rev != NULL) {
+        rc = 0;
+    }
+done:
+    if (rc != 0) {
+        Py_CLEAR(*record);
+        Py_CLEAR(*entry);
+        Py_CLEAR(*rev);
+    }
+    Py_DECREF(rid);
+    Py_DECREF(body);
+    return rc;
+}
+
 static PyObject *
 first_revisions(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
 {
     (void)module;
-    static const char hexdigits[] = "0123456789abcdef";
     if (nargs != 4) {
         PyErr_Format(PyExc_TypeError, "first_revisions() takes 4 arguments (sha, prefix, seq, chunk), got %zd", nargs);
         return NULL;
@@ -274,61 +331,25 @@ first_revisions(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
             goto fail;
         }
         PyObject *rid = PyTuple_GET_ITEM(item, 1), *body = PyTuple_GET_ITEM(item, 3);
-        const char *rid_s = PyBytes_AS_STRING(rid), *body_s = PyBytes_AS_STRING(body);
-        Py_ssize_t nrid = PyBytes_GET_SIZE(rid), nbody = PyBytes_GET_SIZE(body);
-        unsigned char dig[DIGEST], seq_b[8];
+        unsigned char seq_b[8];
         put_be64(seq_b, seq + (unsigned long long)i);
-        Py_INCREF(item);  /* keeps rid and body alive whatever the digest's calls do */
-        PyObject *record = NULL;
-        if ((evp.ctx != NULL ? evp_first_digest(body_s, nbody, dig) : one_digest(sha, body, dig)) == 0) {
-            record = PyBytes_FromStringAndSize(NULL, RECORD_FIXED + DIGEST + nbody);
-        }
-        if (record == NULL) {
+        Py_INCREF(item);  /* keeps rid alive for its key below, whatever the digest's calls do */
+        PyObject *record, *entry, *rev_s;
+        if (first_parts(sha, rid, body, seq_b, &record, &entry, &rev_s) != 0) {
             Py_DECREF(item);
             goto fail;
         }
-        unsigned char *r = (unsigned char *)PyBytes_AS_STRING(record);
-        r[0] = 0;
-        r[1] = 0; r[2] = 0; r[3] = 0; r[4] = 1;  /* generation 1 */
-        memcpy(r + 5, seq_b, 8);
-        r[13] = 0; r[14] = 1;  /* one history digest */
-        memcpy(r + RECORD_FIXED, dig, DIGEST);
-        memcpy(r + RECORD_FIXED + DIGEST, body_s, (size_t)nbody);
-        PyObject *rec_pair = pair(joined(pre, npre, rid_s, nrid), record);
-        if (rec_pair == NULL) {
-            Py_DECREF(item);
+        PyObject *rec_pair = pair(joined(pre, npre, PyBytes_AS_STRING(rid), PyBytes_GET_SIZE(rid)), record);
+        Py_DECREF(item);
+        PyObject *feed_pair = pair(joined(pre, npre, (const char *)seq_b, 8), entry);
+        if (rec_pair == NULL || feed_pair == NULL) {
+            Py_XDECREF(rec_pair);
+            Py_XDECREF(feed_pair);
+            Py_DECREF(rev_s);
             goto fail;
         }
         PyList_SET_ITEM(records, i, rec_pair);
-        /* the feed entry */
-        PyObject *entry = PyBytes_FromStringAndSize(NULL, 5 + DIGEST + nrid);
-        if (entry == NULL) {
-            Py_DECREF(item);
-            goto fail;
-        }
-        unsigned char *e = (unsigned char *)PyBytes_AS_STRING(entry);
-        e[0] = 0;
-        e[1] = 0; e[2] = 0; e[3] = 0; e[4] = 1;
-        memcpy(e + 5, dig, DIGEST);
-        memcpy(e + 5 + DIGEST, rid_s, (size_t)nrid);
-        Py_DECREF(item);
-        PyObject *feed_pair = pair(joined(pre, npre, (const char *)seq_b, 8), entry);
-        if (feed_pair == NULL) {
-            goto fail;
-        }
         PyList_SET_ITEM(entries, i, feed_pair);
-        /* the revision id */
-        char rev[2 + 2 * DIGEST];
-        rev[0] = '1';
-        rev[1] = '-';
-        for (int k = 0; k < DIGEST; k++) {
-            rev[2 + 2 * k] = hexdigits[dig[k] >> 4];
-            rev[3 + 2 * k] = hexdigits[dig[k] & 0xf];
-        }
-        PyObject *rev_s = PyUnicode_FromStringAndSize(rev, (Py_ssize_t)sizeof(rev));
-        if (rev_s == NULL) {
-            goto fail;
-        }
         PyList_SET_ITEM(revs, i, rev_s);
     }
     PyObject *out = PyTuple_Pack(3, records, entries, revs);
@@ -354,7 +375,6 @@ static PyObject *
 first_revision(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
 {
     (void)module;
-    static const char hexdigits[] = "0123456789abcdef";
     if (nargs != 5) {
         PyErr_Format(PyExc_TypeError, "first_revision() takes 5 arguments (sha, prefix, seq, rid, body), got %zd", nargs);
         return NULL;
@@ -368,56 +388,20 @@ first_revision(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     if (seq == (unsigned long long)-1 && PyErr_Occurred()) {
         return NULL;
     }
-    unsigned char dig[DIGEST], seq_b[8];
+    unsigned char seq_b[8];
     put_be64(seq_b, seq);
-    Py_INCREF(body);  /* alive whatever the hashlib fallback's calls do */
-    Py_INCREF(rid);
-    PyObject *record = NULL, *key = NULL, *entry = NULL, *rev_s = NULL, *out = NULL;
-    if ((evp.ctx != NULL ? evp_first_digest(PyBytes_AS_STRING(body), PyBytes_GET_SIZE(body), dig)
-                         : one_digest(sha, body, dig)) != 0) {
-        goto done;
+    PyObject *record, *entry, *rev_s;
+    if (first_parts(sha, rid, body, seq_b, &record, &entry, &rev_s) != 0) {
+        return NULL;
     }
-    Py_ssize_t nbody = PyBytes_GET_SIZE(body), nrid = PyBytes_GET_SIZE(rid);
-    record = PyBytes_FromStringAndSize(NULL, RECORD_FIXED + DIGEST + nbody);
-    if (record == NULL) {
-        goto done;
+    PyObject *out = NULL, *key = joined(PyBytes_AS_STRING(prefix), PyBytes_GET_SIZE(prefix), (const char *)seq_b, 8);
+    if (key != NULL) {
+        out = PyTuple_Pack(4, record, key, entry, rev_s);
+        Py_DECREF(key);
     }
-    unsigned char *r = (unsigned char *)PyBytes_AS_STRING(record);
-    r[0] = 0;
-    r[1] = 0; r[2] = 0; r[3] = 0; r[4] = 1;  /* generation 1 */
-    memcpy(r + 5, seq_b, 8);
-    r[13] = 0; r[14] = 1;  /* one history digest */
-    memcpy(r + RECORD_FIXED, dig, DIGEST);
-    memcpy(r + RECORD_FIXED + DIGEST, PyBytes_AS_STRING(body), (size_t)nbody);
-    key = joined(PyBytes_AS_STRING(prefix), PyBytes_GET_SIZE(prefix), (const char *)seq_b, 8);
-    entry = PyBytes_FromStringAndSize(NULL, 5 + DIGEST + nrid);
-    if (key == NULL || entry == NULL) {
-        goto done;
-    }
-    unsigned char *e = (unsigned char *)PyBytes_AS_STRING(entry);
-    e[0] = 0;
-    e[1] = 0; e[2] = 0; e[3] = 0; e[4] = 1;
-    memcpy(e + 5, dig, DIGEST);
-    memcpy(e + 5 + DIGEST, PyBytes_AS_STRING(rid), (size_t)nrid);
-    char rev[2 + 2 * DIGEST];
-    rev[0] = '1';
-    rev[1] = '-';
-    for (int k = 0; k < DIGEST; k++) {
-        rev[2 + 2 * k] = hexdigits[dig[k] >> 4];
-        rev[3 + 2 * k] = hexdigits[dig[k] & 0xf];
-    }
-    rev_s = PyUnicode_FromStringAndSize(rev, (Py_ssize_t)sizeof(rev));
-    if (rev_s == NULL) {
-        goto done;
-    }
-    out = PyTuple_Pack(4, record, key, entry, rev_s);
-done:
-    Py_XDECREF(record);
-    Py_XDECREF(key);
-    Py_XDECREF(entry);
-    Py_XDECREF(rev_s);
-    Py_DECREF(body);
-    Py_DECREF(rid);
+    Py_DECREF(record);
+    Py_DECREF(entry);
+    Py_DECREF(rev_s);
     return out;
 }
 
