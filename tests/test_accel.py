@@ -142,6 +142,22 @@ def test_the_bulk_encoder_with_the_accelerator_is_identical_to_pure_python(value
 
 @needs_accel
 @settings(max_examples=600, deadline=None)
+@given(value=_values, max_depth=st.integers(min_value=0, max_value=6), max_bytes=st.integers(min_value=1, max_value=200))
+def test_encode_plain_gives_encodes_bytes_or_leaves_the_value_to_it(value: Any, max_depth: int, max_bytes: int) -> None:
+    """The store's encode is encode_plain, else encode: together they must be encode (the Python check)."""
+    data = codec.encode_plain(value, max_depth, max_bytes)
+    saved, codec._plain_json = codec._plain_json, None
+    try:
+        slow = _outcome(lambda: codec.encode(value, max_depth=max_depth, max_bytes=max_bytes, where="'d'"))
+        assert codec.encode_plain(value, max_depth, max_bytes) is None  # nothing without the compiled check
+    finally:
+        codec._plain_json = saved
+    if data is not None:
+        assert slow == ("ok", data)
+
+
+@needs_accel
+@settings(max_examples=600, deadline=None)
 @given(value=_values, max_depth=st.integers(min_value=0, max_value=6))
 def test_the_accelerator_says_plain_only_for_values_the_python_check_accepts(value: Any, max_depth: int) -> None:
     if plain_json(value, max_depth):

@@ -20,6 +20,7 @@ from typing import Any
 
 import lmdb
 import pytest
+from threadkit import wait_until
 
 import datastore_engine as dse
 from datastore_engine import changes
@@ -253,25 +254,23 @@ def test_a_map_that_fills_grows_and_every_add_lands(tmp_path: pathlib.Path) -> N
         assert engine.check() == []
 
 
-def test_a_lane_add_wakes_a_watcher(engine: dse.Engine) -> None:
+def test_a_lane_add_wakes_a_waiting_watcher_without_its_poll_timer(
+    engine: dse.Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from datastore_engine import watch
+
     store = engine.store("s")
-    seen: list[str] = []
-    ready = threading.Event()
-
-    def follow() -> None:
-        for change in store.watch(0, timeout=30):
-            seen.append(change.rid)
-            ready.set()
-            if change.rid == "b":
-                return
-
-    store.add({}, rid="a")
-    thread = threading.Thread(target=follow)
+    _no_general_path(monkeypatch)
+    # With a one-minute poll, only the lane's notify can end the wait within the join below.
+    monkeypatch.setattr(watch, "POLL_MIN", 60.0)
+    monkeypatch.setattr(watch, "POLL_MAX", 60.0)
+    woke: list[bool] = []
+    thread = threading.Thread(target=lambda: woke.append(watch.wait_for_change(store, 0, timeout=120)))
     thread.start()
-    assert ready.wait(30)
-    store.add({}, rid="b")
-    thread.join(30)
-    assert not thread.is_alive() and seen == ["a", "b"]
+    wait_until(lambda: store._env.watching > 0 or not thread.is_alive())  # counted before it waits
+    store.add({}, rid="a")
+    thread.join(20)
+    assert not thread.is_alive() and woke == [True]
 
 
 def test_threads_adding_at_once_lose_nothing(engine: dse.Engine) -> None:
