@@ -29,11 +29,13 @@ import copy
 import json
 import os
 import platform
+import queue
 import shutil
 import sqlite3
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -90,6 +92,10 @@ def serve_command(backend: str, mode: str, datadir: Path) -> list[str]:
 
 # How long a child that should exit by itself gets before it is killed.
 _EXIT_GRACE = 10.0
+#: How long the parent waits for one answer of a child (its backend opening, one workload,
+#: its finish) before it kills the child and gives it error rows; the slowest workload of a
+#: full run (the 1M-document scale) takes about a minute here. BENCH_CHILD_TIMEOUT overrides.
+ANSWER_TIMEOUT = float(os.environ.get("BENCH_CHILD_TIMEOUT", "1800"))
 
 
 class ServeChild:
@@ -98,7 +104,9 @@ class ServeChild:
     A child that exits, or answers with something that is not a JSON object, is reaped
     at once (killed by its pid if it does not exit when its stdin closes); from then on
     :meth:`run` gives ``error: child exited with status N`` rows and :meth:`finish` the
-    rows the child did answer plus those. :meth:`close` always leaves no process behind.
+    rows the child did answer plus those. A child that does not answer within
+    ``timeout`` seconds (:data:`ANSWER_TIMEOUT`) is killed and treated the same way
+    (``error: child gave no answer in N s``). :meth:`close` always leaves no process behind.
 
     ``command`` replaces the child's command line (tests use it to fake a child).
 
@@ -117,12 +125,19 @@ class ServeChild:
     """
 
     def __init__(
-        self, backend: str, mode: str, datadir: Path, *, command: list[str] | None = None
+        self,
+        backend: str,
+        mode: str,
+        datadir: Path,
+        *,
+        command: list[str] | None = None,
+        timeout: float | None = None,
     ) -> None:
         self.backend = backend
         self.mode = mode
         self.rows: list[dict[str, Any]] = []
         self.failure: str | None = None
+        self.timeout = ANSWER_TIMEOUT if timeout is None else timeout
         self.proc: subprocess.Popen[str] = subprocess.Popen(
             command or serve_command(backend, mode, datadir),
             cwd=ROOT,
@@ -130,6 +145,21 @@ class ServeChild:
             stdout=subprocess.PIPE,
             text=True,
         )
+        # The child's lines, read by a thread so that a wait for one can time out
+        # ("" at EOF, when the child closed its stdout or exited).
+        self._lines: queue.Queue[str] = queue.Queue()
+        self._reader = threading.Thread(target=self._read_lines, name=f"bench-{backend}", daemon=True)
+        self._reader.start()
+
+    def _read_lines(self) -> None:
+        stdout = self.proc.stdout
+        assert stdout is not None
+        try:
+            for line in stdout:
+                self._lines.put(line)
+        except (OSError, ValueError):  # the pipe was closed under us (close())
+            pass
+        self._lines.put("")
 
     def ready(self) -> None:
         """Wait until the child has opened its backend (or failed to)."""
@@ -162,6 +192,7 @@ class ServeChild:
             except subprocess.TimeoutExpired:
                 self.proc.kill()  # by pid: SIGKILL to this child only
         status = self.proc.wait()
+        self._reader.join(timeout=_EXIT_GRACE)  # it ends at the pipe's EOF
         for pipe in (self.proc.stdin, self.proc.stdout):
             if pipe is not None:
                 with contextlib.suppress(OSError):  # unflushed bytes to a child that is gone
@@ -173,24 +204,32 @@ class ServeChild:
         if self.failure is not None:
             return None
         assert self.proc.stdin is not None and self.proc.stdout is not None
-        line = ""
+        line, timed_out = "", False
         try:
             if command is not None:
                 self.proc.stdin.write(command + "\n")
                 self.proc.stdin.flush()
-            line = self.proc.stdout.readline()  # "" at EOF: the child closed it or exited
+            line = self._lines.get(timeout=self.timeout)  # "" at EOF: the child closed it or exited
             answer = json.loads(line)
+        except queue.Empty:
+            answer, timed_out = None, True
         except (OSError, ValueError):  # a broken pipe; EOF or a line that is not JSON
             answer = None
         if isinstance(answer, dict):
             return answer
+        if timed_out:
+            self.proc.kill()  # by pid: it is not answering, so it would not stop at EOF either
         # Closing its stdin lets a live child exit by itself (it stops at EOF), so its
         # own status is reported; one that does not is killed after the grace time.
         with contextlib.suppress(OSError):
             self.proc.stdin.close()
         status = self.close(grace=_EXIT_GRACE)
-        self.failure = f"error: child exited with status {status}"
-        said = f"answered {line.strip()[:200]!r}, not a JSON object" if line else "closed stdout"
+        if timed_out:
+            self.failure = f"error: child gave no answer in {self.timeout:g} s (killed)"
+            said = f"gave no answer to {command or 'opening'!r} in {self.timeout:g} s"
+        else:
+            self.failure = f"error: child exited with status {status}"
+            said = f"answered {line.strip()[:200]!r}, not a JSON object" if line else "closed stdout"
         print(f"[bench] {self.backend}: the child {said}; {self.failure}", file=sys.stderr)
         return None
 

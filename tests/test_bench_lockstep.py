@@ -289,3 +289,23 @@ def test_report_has_no_round_column_for_a_single_round() -> None:
     header = next(line for line in text.splitlines() if line.startswith("| metric"))
     assert header.endswith("| dse/raw |")
     assert next(line for line in text.splitlines() if line.startswith("| ops/s")).endswith("| 0.50x |")
+
+
+HANGING_CHILD = """
+import sys, time
+print('{"ready": "raw"}', flush=True)
+sys.stdin.readline()
+time.sleep(600)  # never answers the workload
+"""
+
+
+def test_a_child_that_does_not_answer_in_time_is_killed_and_gets_error_rows(tmp_path: Path) -> None:
+    child = ServeChild("raw", "quick", tmp_path, command=[sys.executable, "-c", HANGING_CHILD], timeout=1.0)
+    child.ready()
+    first = child.run("bulk_insert")
+    second = child.run("point_get")  # not sent: the child is gone
+    assert child.proc.returncode == -signal.SIGKILL  # killed by its pid, not left sleeping
+    assert first["status"] == "error: child gave no answer in 1 s (killed)"
+    assert second["status"] == first["status"]
+    result = child.finish()
+    assert result["workloads"] == [first, second] and result["pid"] == child.proc.pid
