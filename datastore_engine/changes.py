@@ -10,12 +10,13 @@ replication.
 
 **Change feed.** Each store has a sequence number, raised by one for every
 change in the same transaction as the change. The feed (``changes``
-sub-database, key ``sid + seq``) holds one entry per document: its latest
-change (an older entry is removed when the document changes again, as
-CouchDB's ``_changes`` shows one row per document). A delete leaves a
-tombstone record and a feed entry with ``deleted=True``. A store's newest
+sub-database, key ``sid + seq``) shows one entry per document: its latest
+change, as CouchDB's ``_changes`` shows one row per document. A delete leaves
+a tombstone record and a feed entry with ``deleted=True``. A store's newest
 entries wait in its counters record (the feed's *tail*, ``WriteCtx.feed_add``)
-and move to the feed tree together; every tail entry is newer than every tree entry.
+and move to the feed tree together; every tail entry is newer than every tree
+entry. A document's older entry is taken out of the tail, or left *stale* in
+the tree, counted, skipped by readers and swept later (``WriteCtx.feed_drop``).
 
 Example:
     >>> entry = pack_entry(2, 5, b"\\x01" * 16, b"doc-1", deleted=True)

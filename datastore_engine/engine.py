@@ -1122,7 +1122,8 @@ class WriteCtx:
                 for sid, values in self.counters.items():
                     values[3] = stamp
                     if values[4] > max(STALE_SWEEP, values[0]):
-                        values[4] = sweep_feed(self.txn, self.dbs, sid)
+                        sweep_feed(self.txn, self.dbs, sid)
+                        values[4] = 0
                     put(sid, _COUNTERS.pack(*values) + tails[sid], db=db)
             self.txn.commit()
         finally:
@@ -1205,12 +1206,12 @@ def pack_tail(tail: list[tuple[bytes, bytes]]) -> bytes:
     >>> unpack_tail(sid, pack_tail(tail)) == tail
     True
     """
-    return b"".join(key[-8:] + len(entry).to_bytes(2, "big") + entry for key, entry in tail)
+    return b"".join(tail_entry(key, entry) for key, entry in tail)
 
 
 def unpack_tail(sid: bytes, tail: bytes) -> list[tuple[bytes, bytes]]:
     """The ``(feed key, entry)`` pairs of store ``sid``'s feed tail (a counters record past its
-    first 32 bytes); ValueError if it is cut short."""
+    first 40 bytes, :func:`counters_tail`); ValueError if it is cut short."""
     out: list[tuple[bytes, bytes]] = []
     at, end = 0, len(tail)
     while at < end:
@@ -1251,8 +1252,8 @@ def entry_is_live(txn: Any, docs: Any, key: bytes, entry: bytes | memoryview) ->
     return record is not None and record[5:13] == key[8:]
 
 
-def sweep_feed(txn: Any, dbs: dict[str, Any], sid: bytes) -> int:
-    """Delete store ``sid``'s stale feed-tree entries; returns how many stay stale (0).
+def sweep_feed(txn: Any, dbs: dict[str, Any], sid: bytes) -> None:
+    """Delete store ``sid``'s stale feed-tree entries (none stays: the caller sets its count to 0).
 
     One pass over the store's feed tree, a document lookup an entry. The
     deleted entries sit in sequence order, so their pages are neighbours.
@@ -1268,7 +1269,6 @@ def sweep_feed(txn: Any, dbs: dict[str, Any], sid: bytes) -> int:
                 stale.append(bytes(key))
     for key in stale:
         txn.delete(key, db=dbs["changes"])
-    return 0
 
 
 def _refuse_network_fs(path: str) -> None:
