@@ -668,9 +668,8 @@ class _Env:
         writer of this process committing or queued, the map growing, or any
         LMDB error (map full, a failed commit). The general path then does the
         write, or raises its usual typed error. An interrupt (Ctrl-C) aborts
-        the transaction and propagates. The gate's entry and the hand-over are
-        :meth:`enter` and :meth:`_hand_over` written out: this is the hottest
-        write path.
+        the transaction and propagates. The gate's entry is :meth:`enter`
+        written out (without its wait: this is the hottest write path).
         """
         if self.forked or self.closed or self._growing:
             return None
@@ -705,15 +704,7 @@ class _Env:
             finally:
                 self._unmark(tid)
         finally:
-            with self._gc_lock:  # _hand_over(None, None)
-                queue = self._queue
-                self._writers = 1 + len(queue)
-                nxt = queue[0] if queue else None
-                if nxt is None:
-                    self._leader = False
-                self._holder = nxt
-            if nxt is not None:
-                nxt.wake.release()
+            self._hand_over(None, None)
         if value is not None and self.watching:  # wake watch.py's waiters in this process
             with self.watchers:
                 self.watchers.notify_all()
