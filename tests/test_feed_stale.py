@@ -14,12 +14,11 @@ from __future__ import annotations
 import pathlib
 from collections.abc import Iterator
 
-import lmdb
 import pytest
+from rawfile import counters_records, raw_txn
 
 import datastore_engine as dse
 from datastore_engine import engine as engine_module
-from datastore_engine.engine import MAX_DBS
 
 pytestmark = pytest.mark.usefixtures("short_tail")
 
@@ -36,27 +35,15 @@ def short_tail() -> Iterator[None]:
 
 def _tree(path: pathlib.Path) -> list[tuple[int, bytes]]:
     """The feed tree's (sequence, document id) pairs (the engine must be closed)."""
-    env = lmdb.open(str(path), max_dbs=MAX_DBS, subdir=True, readonly=True, lock=False)
-    try:
-        with env.begin() as txn:
-            db = env.open_db(b"changes", txn=txn, create=False)
-            return [(int.from_bytes(k[8:], "big"), bytes(v[21:])) for k, v in txn.cursor(db=db)]
-    finally:
-        env.close()
+    with raw_txn(path) as (env, txn):
+        db = env.open_db(b"changes", txn=txn, create=False)
+        return [(int.from_bytes(k[8:], "big"), bytes(v[21:])) for k, v in txn.cursor(db=db)]
 
 
 def _stale_count(path: pathlib.Path) -> list[int]:
     """Each store's stale count from its counters record (bytes 32-40)."""
-    env = lmdb.open(str(path), max_dbs=MAX_DBS, subdir=True, readonly=True, lock=False)
-    try:
-        with env.begin() as txn:
-            return [
-                int.from_bytes(v[32:40], "big")
-                for k, v in txn.cursor()
-                if bytes(k) not in engine_module.SUBDATABASE_KEYS
-            ]
-    finally:
-        env.close()
+    with raw_txn(path) as (_env, txn):
+        return [int.from_bytes(value[32:40], "big") for _key, value in counters_records(txn)]
 
 
 def test_an_update_leaves_the_old_tree_entry_stale_and_changes_skips_it(tmp_path: pathlib.Path) -> None:
@@ -137,14 +124,10 @@ def test_check_reports_a_stale_count_the_tree_does_not_hold(tmp_path: pathlib.Pa
         for i in range(6):
             store.put(f"d{i}", {"i": i})
         store.merge("d0", {"x": 1})
-    env = lmdb.open(str(tmp_path), max_dbs=MAX_DBS, subdir=True)
-    try:
-        with env.begin(write=True) as txn:
-            key, raw = next((bytes(k), bytes(v)) for k, v in txn.cursor() if bytes(k) not in engine_module.SUBDATABASE_KEYS)
-            assert int.from_bytes(raw[32:40], "big") == 1
-            txn.put(key, raw[:32] + (5).to_bytes(8, "big") + raw[40:])
-    finally:
-        env.close()
+    with raw_txn(tmp_path, write=True) as (_env, txn):
+        ((key, raw),) = counters_records(txn)
+        assert int.from_bytes(raw[32:40], "big") == 1
+        txn.put(key, raw[:32] + (5).to_bytes(8, "big") + raw[40:])
     with dse.open(tmp_path) as engine:
         problems = engine.check()
         assert any("counters say 5 stale feed entries, the feed tree holds 1" in p for p in problems), problems
@@ -154,13 +137,9 @@ def test_check_reports_a_stale_count_the_tree_does_not_hold(tmp_path: pathlib.Pa
 def test_a_damaged_counters_record_is_reported_by_changes(tmp_path: pathlib.Path) -> None:
     with dse.open(tmp_path) as engine:
         engine.store("s").put("a", {"n": 1})
-    env = lmdb.open(str(tmp_path), max_dbs=MAX_DBS, subdir=True)
-    try:
-        with env.begin(write=True) as txn:
-            key = next(bytes(k) for k, _v in txn.cursor() if bytes(k) not in engine_module.SUBDATABASE_KEYS)
-            txn.put(key, bytes(20))  # cut inside the counters
-    finally:
-        env.close()
+    with raw_txn(tmp_path, write=True) as (_env, txn):
+        ((key, _raw),) = counters_records(txn)
+        txn.put(key, bytes(20))  # cut inside the counters
     with dse.open(tmp_path) as engine, pytest.raises(dse.CorruptData, match="counters record of store 's'"):
         list(engine.store("s").changes())
 

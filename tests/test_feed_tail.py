@@ -12,12 +12,12 @@ from __future__ import annotations
 import pathlib
 from collections.abc import Iterator
 
-import lmdb
 import pytest
+from rawfile import counters_records, raw_txn
 
 import datastore_engine as dse
 from datastore_engine import engine as engine_module
-from datastore_engine.engine import MAX_DBS, TAIL_BYTES
+from datastore_engine.engine import TAIL_BYTES
 
 
 def _tail_holds(rid_bytes: int) -> int:
@@ -31,32 +31,20 @@ def _tail_holds(rid_bytes: int) -> int:
 
 def _feed_tree_size(path: pathlib.Path) -> int:
     """How many entries the feed tree holds (the engine must be closed)."""
-    env = lmdb.open(str(path), max_dbs=MAX_DBS, subdir=True, readonly=True, lock=False)
-    try:
-        with env.begin() as txn:
-            return int(txn.stat(env.open_db(b"changes", txn=txn, create=False))["entries"])
-    finally:
-        env.close()
+    with raw_txn(path) as (env, txn):
+        return int(txn.stat(env.open_db(b"changes", txn=txn, create=False))["entries"])
 
 
 def _set_format(path: pathlib.Path, marker: bytes) -> None:
-    env = lmdb.open(str(path), max_dbs=MAX_DBS, subdir=True)
-    try:
-        with env.begin(write=True) as txn:
-            txn.put(b"format", marker, db=env.open_db(b"meta", txn=txn))
-    finally:
-        env.close()
+    with raw_txn(path, write=True) as (env, txn):
+        txn.put(b"format", marker, db=env.open_db(b"meta", txn=txn))
 
 
 def _format(path: pathlib.Path) -> bytes:
-    env = lmdb.open(str(path), max_dbs=MAX_DBS, subdir=True, readonly=True, lock=False)
-    try:
-        with env.begin() as txn:
-            marker = txn.get(b"format", db=env.open_db(b"meta", txn=txn, create=False))
-            assert marker is not None
-            return bytes(marker)
-    finally:
-        env.close()
+    with raw_txn(path) as (env, txn):
+        marker = txn.get(b"format", db=env.open_db(b"meta", txn=txn, create=False))
+        assert marker is not None
+        return bytes(marker)
 
 
 def _feed(store: dse.Store) -> list[tuple[str, str, bool]]:
@@ -163,27 +151,18 @@ def test_long_ids_move_the_tail_by_its_size_in_bytes(tmp_path: pathlib.Path) -> 
 
 def _as_format_1(path: pathlib.Path) -> None:
     """Lay the file out as format 1 did: the counters records in a ``counters`` sub-database."""
-    env = lmdb.open(str(path), max_dbs=MAX_DBS, subdir=True)
-    try:
-        with env.begin(write=True) as txn:
-            main, old = env.open_db(None, txn=txn), env.open_db(b"counters", txn=txn)
-            records = [(bytes(k), bytes(v)) for k, v in txn.cursor(db=main) if len(k) == 8 and k != b"counters"]
-            for key, value in records:
-                assert len(value) == 40 and value[32:] == bytes(8)  # no tail, no stale entry
-                txn.put(key, value[:32], db=old)  # 32 bytes: as format 1 wrote them
-                txn.delete(key, db=main)
-            txn.put(b"format", b"datastore_engine/1", db=env.open_db(b"meta", txn=txn))
-    finally:
-        env.close()
+    with raw_txn(path, write=True) as (env, txn):
+        old = env.open_db(b"counters", txn=txn)
+        for key, value in counters_records(txn):
+            assert len(value) == 40 and value[32:] == bytes(8)  # no tail, no stale entry
+            txn.put(key, value[:32], db=old)  # 32 bytes: as format 1 wrote them
+            txn.delete(key)
+        txn.put(b"format", b"datastore_engine/1", db=env.open_db(b"meta", txn=txn))
 
 
 def _main_keys(path: pathlib.Path) -> list[bytes]:
-    env = lmdb.open(str(path), max_dbs=MAX_DBS, subdir=True, readonly=True, lock=False)
-    try:
-        with env.begin() as txn:
-            return [bytes(k) for k, _v in txn.cursor()]
-    finally:
-        env.close()
+    with raw_txn(path) as (_env, txn):
+        return [bytes(k) for k, _v in txn.cursor()]
 
 
 def test_a_file_of_the_previous_format_opens_and_is_upgraded(tmp_path: pathlib.Path) -> None:
@@ -207,17 +186,11 @@ def test_a_file_of_the_previous_format_opens_and_is_upgraded(tmp_path: pathlib.P
 
 def _as_format_2(path: pathlib.Path) -> None:
     """Lay the file out as format 2 did: 32 bytes of counters before the feed tail (no stale count)."""
-    env = lmdb.open(str(path), max_dbs=MAX_DBS, subdir=True)
-    try:
-        with env.begin(write=True) as txn:
-            main = env.open_db(None, txn=txn)
-            records = [(bytes(k), bytes(v)) for k, v in txn.cursor(db=main) if len(k) == 8 and k != b"counters"]
-            for key, value in records:
-                assert value[32:40] == bytes(8)  # no stale entry (a format-2 feed tree held none)
-                txn.put(key, value[:32] + value[40:], db=main)
-            txn.put(b"format", b"datastore_engine/2", db=env.open_db(b"meta", txn=txn))
-    finally:
-        env.close()
+    with raw_txn(path, write=True) as (env, txn):
+        for key, value in counters_records(txn):
+            assert value[32:40] == bytes(8)  # no stale entry (a format-2 feed tree held none)
+            txn.put(key, value[:32] + value[40:])
+        txn.put(b"format", b"datastore_engine/2", db=env.open_db(b"meta", txn=txn))
 
 
 def test_a_file_of_format_2_opens_and_its_counters_records_are_widened(tmp_path: pathlib.Path) -> None:
