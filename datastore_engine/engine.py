@@ -324,6 +324,9 @@ class _Env:
         self.tls = _ThreadState()
         self.watchers = threading.Condition(threading.Lock())
         self.watching = 0  # threads inside watch.wait_for_change (changed under watchers' lock)
+        # Feed sweeps under way in this process: store id -> the feed key the next step starts
+        # at. Only a hint: lost (another process, a reopen), a pass starts over.
+        self.sweeps: dict[bytes, bytes] = {}
         from . import blobs  # free chunks of uploads whose process died (issue 5)
 
         blobs.reclaim_orphans(self)
@@ -371,6 +374,14 @@ class _Env:
             with self._mu:
                 while self._growing:
                     self._cv.wait()
+
+    def sweep_went(self, went: dict[bytes, bytes | None]) -> None:
+        """After a commit that ran sweep steps: where each store's pass goes on (None: it is done)."""
+        for sid, at in went.items():
+            if at is None:
+                self.sweeps.pop(sid, None)
+            else:
+                self.sweeps[sid] = at
 
     def _unmark(self, tid: int) -> None:
         marks = self._marks
@@ -1074,9 +1085,10 @@ class WriteCtx:
         store's stale count grows: deleting it there would dirty a leaf
         anywhere in the tree (and its branch pages) on every update, which on
         this disk costs a durable update ~25% of its time. Readers skip a stale
-        entry (its document's record has a newer sequence, or is gone), and the
-        commit sweeps a store's tree once its stale entries outnumber its
-        documents (:func:`sweep_feed`).
+        entry (its document's record has a newer sequence, or is gone). Once a
+        store's stale entries outnumber its documents, its commits sweep its
+        tree, ``SWEEP_STEP`` entries each, until one pass has looked at every
+        entry (:func:`sweep_feed`).
         """
         tail = self._tail(sid)
         if tail and key[-8:] >= tail[:8]:  # at or past the tail's first sequence: in the tail
@@ -1104,19 +1116,28 @@ class WriteCtx:
             self.parent.tails.update(self.tails)
             self.parent.after_commit.extend(self.after_commit)
             return
+        went: dict[bytes, bytes | None] | None = None  # where sweep passes go on, when steps ran
         try:
             put = self.txn.put
             db = self.dbs["counters"]
             if self.counters:
                 stamp = time.time_ns() // 1_000_000
                 tails = self.tails
+                sweeps = self.env.sweeps
                 for sid, values in self.counters.items():
                     values[3] = stamp
-                    if values[4] > max(STALE_SWEEP, values[0]):
-                        sweep_feed(self.txn, self.dbs, sid)
-                        values[4] = 0
+                    at = sweeps.get(sid)
+                    if at is not None or values[4] > max(STALE_SWEEP, values[0]):
+                        # One step of a sweep pass, which goes on in this store's next commits.
+                        deleted, at = sweep_feed(self.txn, self.dbs, sid, start=at, limit=SWEEP_STEP)
+                        values[4] = max(0, values[4] - deleted)  # never below 0, even on a damaged count
+                        if went is None:
+                            went = {}
+                        went[sid] = at
                     put(sid, _COUNTERS.pack(*values) + tails[sid], db=db)
             self.txn.commit()
+            if went:
+                self.env.sweep_went(went)
         finally:
             self.env.leave()
         for callback in self.after_commit:
@@ -1159,6 +1180,9 @@ class WriteCtx:
 _COUNTERS = struct.Struct(">QQQQQ")  # count, size, last seq, mtime (ms), stale feed entries
 #: A store's feed tree is swept of stale entries when they pass this and its live documents.
 STALE_SWEEP = 1024
+#: How many feed-tree entries one commit's sweep step looks at (~2-4 ms); the pass goes on
+#: in the store's next commits until it has looked at every entry.
+SWEEP_STEP = 4096
 TAIL_BYTES = 1024  # a longer feed tail moves to the feed tree (the counters record stays small)
 
 
@@ -1243,23 +1267,36 @@ def entry_is_live(txn: Any, docs: Any, key: bytes, entry: bytes | memoryview) ->
     return record is not None and record[5:13] == key[8:]
 
 
-def sweep_feed(txn: Any, dbs: dict[str, Any], sid: bytes) -> None:
-    """Delete store ``sid``'s stale feed-tree entries (none stays: the caller sets its count to 0).
+def sweep_feed(
+    txn: Any, dbs: dict[str, Any], sid: bytes, *, start: bytes | None = None, limit: int | None = None
+) -> tuple[int, bytes | None]:
+    """Delete the stale entries among ``limit`` (all if None) of store ``sid``'s feed-tree entries.
 
-    One pass over the store's feed tree, a document lookup an entry. The
-    deleted entries sit in sequence order, so their pages are neighbours.
+    The look starts at feed key ``start`` (the store's first entry if None),
+    a document lookup an entry; the deleted entries sit in sequence order, so
+    their pages are neighbours. Returns how many were deleted (the caller takes
+    them off the stale count) and the feed key to go on from, None once the
+    store's feed is passed. A commit runs one step of ``SWEEP_STEP`` entries, so
+    no commit pays for a whole pass over a large store (0.35 s for 199k entries).
     """
     cur = txn.cursor(db=dbs["changes"])
     docs = dbs["docs"]
     stale = []
-    if cur.set_range(sid):
+    after: bytes | None = None
+    left = -1 if limit is None else limit
+    if cur.set_range(sid if start is None or not start.startswith(sid) else start):
         for key, entry in cur:
             if not key.startswith(sid):
                 break
+            if not left:
+                after = bytes(key)
+                break
+            left -= 1
             if not entry_is_live(txn, docs, key, entry):
                 stale.append(bytes(key))
     for key in stale:
         txn.delete(key, db=dbs["changes"])
+    return len(stale), after
 
 
 def _refuse_network_fs(path: str) -> None:

@@ -11,6 +11,7 @@ per document whatever the tree holds, that the sweep keeps the tree bounded, and
 
 from __future__ import annotations
 
+import itertools
 import pathlib
 from collections.abc import Iterator
 
@@ -144,3 +145,100 @@ def test_a_damaged_counters_record_is_reported_by_changes(tmp_path: pathlib.Path
         list(engine.store("s").changes())
 
 
+
+
+class _Steps:
+    """Records each sweep step a commit runs: where it started, how many it deleted, where it stopped."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.calls: list[tuple[bytes, bytes | None, int, bytes | None]] = []
+        real = engine_module.sweep_feed
+
+        def step(txn: object, dbs: dict[str, object], sid: bytes, **kw: object) -> tuple[int, bytes | None]:
+            deleted, after = real(txn, dbs, sid, **kw)  # type: ignore[arg-type]
+            assert kw["limit"] == engine_module.SWEEP_STEP
+            self.calls.append((sid, kw["start"], deleted, after))  # type: ignore[arg-type]
+            return deleted, after
+
+        monkeypatch.setattr(engine_module, "sweep_feed", step)
+
+
+def test_a_sweep_pass_goes_on_across_commits_a_bounded_step_each(
+    tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(engine_module, "STALE_SWEEP", 8)
+    monkeypatch.setattr(engine_module, "SWEEP_STEP", 3)
+    steps = _Steps(monkeypatch)
+    with dse.open(tmp_path) as engine:
+        store = engine.store("s")
+        for i in range(5):
+            store.put(f"d{i}", {"n": 0})
+        for n in range(1, 61):
+            store.merge(f"d{n % 5}", {"n": n})
+            assert engine.check() == []
+            assert sorted(c.rid for c in store.changes()) == [f"d{i}" for i in range(5)]
+    calls = steps.calls
+    assert len(calls) > 6 and all(deleted <= 3 for _sid, _start, deleted, _after in calls)
+    passes = sum(1 for _sid, start, _deleted, _after in calls if start is None)
+    assert passes >= 2
+    for (_s, _st, _d, after), (_s2, start, _d2, _a2) in itertools.pairwise(calls):
+        assert start == after  # each step starts where the one before stopped; None starts a pass
+    tree = _tree(tmp_path)
+    (stale,) = _stale_count(tmp_path)
+    # check() proved the count exact after every commit; bounded by the threshold plus what a pass
+    # lets in (one update a step): 60 stale entries without sweeps.
+    assert stale <= 8 + 8 and len(tree) <= 5 + 8 + 8
+
+
+def test_a_pass_cut_by_a_reopen_starts_over_and_counts_stay_exact(
+    tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(engine_module, "STALE_SWEEP", 8)
+    monkeypatch.setattr(engine_module, "SWEEP_STEP", 2)
+    steps = _Steps(monkeypatch)
+    with dse.open(tmp_path) as engine:
+        store = engine.store("s")
+        for i in range(5):
+            store.put(f"d{i}", {"n": 0})
+        for n in range(1, 200):
+            store.merge(f"d{n % 5}", {"n": n})
+            if steps.calls and steps.calls[-1][3] is not None:
+                break  # a pass stopped halfway
+        else:
+            pytest.fail("no sweep pass stopped halfway")
+    cut = len(steps.calls)
+    with dse.open(tmp_path) as engine:
+        store = engine.store("s")
+        assert engine.check() == []
+        for m in range(30):
+            store.merge(f"d{m % 5}", {"m": m})
+            assert engine.check() == []
+        assert sorted(c.rid for c in store.changes()) == [f"d{i}" for i in range(5)]
+    # The reopened engine knew nothing of the cut pass: it began a new one from the first entry
+    # once the stale entries passed the threshold again.
+    assert len(steps.calls) > cut + 3 and steps.calls[cut][1] is None
+
+
+def test_stores_sweep_apart_in_one_transaction(tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(engine_module, "STALE_SWEEP", 4)
+    monkeypatch.setattr(engine_module, "SWEEP_STEP", 2)
+    steps = _Steps(monkeypatch)
+    with dse.open(tmp_path) as engine:
+        a, b = engine.store("a"), engine.store("b")
+        for i in range(3):
+            a.put(f"d{i}", {"n": 0})
+            b.put(f"d{i}", {"n": 0})
+        for n in range(1, 40):
+            with engine.transaction():
+                a.merge(f"d{n % 3}", {"n": n})
+                if n % 2:
+                    b.merge(f"d{n % 3}", {"n": n})
+            assert engine.check() == []
+        assert [sorted(c.rid for c in s.changes()) for s in (a, b)] == [["d0", "d1", "d2"]] * 2
+        assert {s.get("d1")["n"] for s in (a, b)} == {37}
+    sids = {sid for sid, *_rest in steps.calls}
+    assert len(sids) == 2
+    for sid in sids:
+        mine = [(start, after) for s, start, _d, after in steps.calls if s == sid]
+        assert all(start == prev_after for (_p, prev_after), (start, _a) in itertools.pairwise(mine))
+    assert max(_stale_count(tmp_path)) <= 4 + 4 and len(_tree(tmp_path)) <= 6 + 2 * (4 + 4)

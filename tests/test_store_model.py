@@ -153,17 +153,19 @@ test_store_behaves_like_a_dict = StoreAgainstDict.TestCase
 
 class StoreWithShortFeedTail(StoreAgainstDict):
     """The same model with a feed tail of one or two entries, so entries move to the feed tree all the time,
-    and a sweep of stale feed-tree entries as soon as they pass four (and the documents)."""
+    and a sweep of stale feed-tree entries as soon as they pass four (and the documents), in steps of
+    three entries, so that passes go on across commits."""
 
     def __init__(self) -> None:
-        self.saved = engine_module.TAIL_BYTES, engine_module.STALE_SWEEP
+        self.saved = engine_module.TAIL_BYTES, engine_module.STALE_SWEEP, engine_module.SWEEP_STEP
         engine_module.TAIL_BYTES = 64  # one or two entries
         engine_module.STALE_SWEEP = 4
+        engine_module.SWEEP_STEP = 3
         super().__init__()
 
     def teardown(self) -> None:
         super().teardown()
-        engine_module.TAIL_BYTES, engine_module.STALE_SWEEP = self.saved
+        engine_module.TAIL_BYTES, engine_module.STALE_SWEEP, engine_module.SWEEP_STEP = self.saved
 
     @invariant()
     def check_finds_nothing(self) -> None:
