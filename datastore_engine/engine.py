@@ -1180,9 +1180,9 @@ class WriteCtx:
 _COUNTERS = struct.Struct(">QQQQQ")  # count, size, last seq, mtime (ms), stale feed entries
 #: A store's feed tree is swept of stale entries when they pass this and its live documents.
 STALE_SWEEP = 1024
-#: How many feed-tree entries one commit's sweep step looks at (~2-4 ms); the pass goes on
-#: in the store's next commits until it has looked at every entry.
-SWEEP_STEP = 4096
+#: How many feed-tree entries one commit's sweep step looks at: 2.2 ms (5 ms at most) with
+#: nearly all of them stale, measured; the pass goes on in the store's next commits.
+SWEEP_STEP = 1024
 TAIL_BYTES = 1024  # a longer feed tail moves to the feed tree (the counters record stays small)
 
 
