@@ -29,7 +29,8 @@ if TYPE_CHECKING:
 
 __all__ = ["StoreInfo", "StoreState", "bump_version", "ensure_store", "iso_ms", "load_state"]
 
-_U64 = struct.Struct(">Q")
+#: The catalog's 8-byte big-endian numbers (the catalog version, the next store number).
+U64 = struct.Struct(">Q")
 
 
 def iso_ms(ms: int) -> str:
@@ -94,7 +95,7 @@ class StoreState:
 
 def read_version(txn: Any, dbs: dict[str, Any]) -> int:
     raw = txn.get(b"catalog_version", db=dbs["meta"])
-    return _U64.unpack(raw)[0] if raw else 0
+    return U64.unpack(raw)[0] if raw else 0
 
 
 def version(ctx: WriteCtx) -> int:
@@ -109,7 +110,7 @@ def version(ctx: WriteCtx) -> int:
 def bump_version(ctx: WriteCtx) -> int:
     """Record that a catalog record changed (every catalog write must call this)."""
     new = read_version(ctx.txn, ctx.dbs) + 1
-    ctx.txn.put(b"catalog_version", _U64.pack(new), db=ctx.dbs["meta"])
+    ctx.txn.put(b"catalog_version", U64.pack(new), db=ctx.dbs["meta"])
     c: WriteCtx | None = ctx
     while c is not None:
         c.versions.pop("catalog", None)
@@ -120,8 +121,8 @@ def bump_version(ctx: WriteCtx) -> int:
 
 def next_sid(ctx: WriteCtx) -> int:
     raw = ctx.txn.get(b"next_sid", db=ctx.dbs["meta"])
-    sid = _U64.unpack(raw)[0] if raw else 1
-    ctx.txn.put(b"next_sid", _U64.pack(sid + 1), db=ctx.dbs["meta"])
+    sid = U64.unpack(raw)[0] if raw else 1
+    ctx.txn.put(b"next_sid", U64.pack(sid + 1), db=ctx.dbs["meta"])
     return sid
 
 

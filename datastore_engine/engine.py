@@ -1046,7 +1046,7 @@ class WriteCtx:
             if raw is None:
                 raise NotFound("the store was dropped (its counters are gone)")
             try:
-                found = list(_COUNTERS.unpack_from(raw))
+                found = list(COUNTERS.unpack_from(raw))
             except struct.error as exc:
                 raise CorruptData(f"the counters record of store number {int.from_bytes(sid, 'big')} "
                                   f"is damaged: {exc}") from exc  # fmt: skip
@@ -1134,7 +1134,7 @@ class WriteCtx:
                         if went is None:
                             went = {}
                         went[sid] = at
-                    put(sid, _COUNTERS.pack(*values) + tails[sid], db=db)
+                    put(sid, COUNTERS.pack(*values) + tails[sid], db=db)
             self.txn.commit()
             if went:
                 self.env.sweep_went(went)
@@ -1177,7 +1177,8 @@ class WriteCtx:
                 self.env.leave()
 
 
-_COUNTERS = struct.Struct(">QQQQQ")  # count, size, last seq, mtime (ms), stale feed entries
+#: A store's counters record: count, size, last seq, mtime (ms), stale feed entries; the feed tail follows.
+COUNTERS = struct.Struct(">QQQQQ")
 #: A store's feed tree is swept of stale entries when they pass this and its live documents.
 STALE_SWEEP = 1024
 #: How many feed-tree entries one commit's sweep step looks at: 2.2 ms (5 ms at most) with
@@ -1210,7 +1211,7 @@ def _parsed_tail(sid: bytes, tail: bytes) -> list[tuple[bytes, bytes]]:
 
 def pack_counters(count: int, size: int, seq: int, mtime_ms: int, stale: int = 0) -> bytes:
     """Encode a store's counters record (without a feed tail)."""
-    return _COUNTERS.pack(count, size, seq, mtime_ms, stale)
+    return COUNTERS.pack(count, size, seq, mtime_ms, stale)
 
 
 def pack_tail(tail: list[tuple[bytes, bytes]]) -> bytes:
@@ -1242,18 +1243,18 @@ def unpack_tail(sid: bytes, tail: bytes) -> list[tuple[bytes, bytes]]:
 
 def counters_tail(raw: bytes) -> bytes:
     """The feed tail of a counters record: what follows its 40 bytes of counters (see :func:`unpack_tail`)."""
-    return raw[_COUNTERS.size :]
+    return raw[COUNTERS.size :]
 
 
 def unpack_counters(raw: bytes) -> tuple[int, int, int, int]:
     """Decode a store's count, size, last sequence and mtime (the first 32 of its record's 40 bytes)."""
-    count, size, seq, mtime, _stale = _COUNTERS.unpack_from(raw)
+    count, size, seq, mtime, _stale = COUNTERS.unpack_from(raw)
     return count, size, seq, mtime
 
 
 def counters_stale(raw: bytes) -> int:
     """How many stale entries a store's feed tree holds, from its counters record (see ``WriteCtx.feed_drop``)."""
-    return int(_COUNTERS.unpack_from(raw)[4])
+    return int(COUNTERS.unpack_from(raw)[4])
 
 
 def entry_is_live(txn: Any, docs: Any, key: bytes, entry: bytes | memoryview) -> bool:

@@ -33,9 +33,9 @@ from typing import TYPE_CHECKING, Any
 
 from . import access, catalog, changes, codec, paths
 from . import engine as _engine
-from .catalog import _U64
+from .catalog import U64
 from .codec import DIGEST, FLAG_CONFLICTS, FLAG_DELETED, FLAG_PROTECTED, pack_record, read_header
-from .engine import _COUNTERS, flush_tail
+from .engine import COUNTERS, flush_tail
 from .errors import (
     Conflict,
     CorruptData,
@@ -476,13 +476,13 @@ class Store:
         else:
             # catalog.read_version, unpack_counters and counters_tail written out.
             ver = txn.get(b"catalog_version", db=dbs["meta"])
-            if (_U64.unpack(ver)[0] if ver else 0) != state.version:
+            if (U64.unpack(ver)[0] if ver else 0) != state.version:
                 return None
             raw = txn.get(sid, db=dbs["counters"])
-            if raw is None or len(raw) < _COUNTERS.size:
+            if raw is None or len(raw) < COUNTERS.size:
                 return None
-            count, size, seq, _mtime, stale = _COUNTERS.unpack_from(raw)
-            tail = raw[_COUNTERS.size :]
+            count, size, seq, _mtime, stale = COUNTERS.unpack_from(raw)
+            tail = raw[COUNTERS.size :]
         total = size + len(rid_b) + len(body)
         if state.max_bytes is not None and total > state.max_bytes:
             return None
@@ -495,7 +495,7 @@ class Store:
             flush_tail(txn, dbs, sid, tail)
             tail = b""
         count += 1
-        txn.put(sid, _COUNTERS.pack(count, total, seq, time.time_ns() // 1_000_000, stale) + tail,
+        txn.put(sid, COUNTERS.pack(count, total, seq, time.time_ns() // 1_000_000, stale) + tail,
                 db=dbs["counters"])  # fmt: skip
         return tid, count, total, seq, stale, tail
 
