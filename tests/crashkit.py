@@ -4,7 +4,8 @@ The writer (``python tests/crashkit.py writer PATH SEED LOG``) opens the engine,
 then loops over random mixed operations: put, add, merge, set_path, delete,
 password puts, multi-store transactions, blob puts that span several
 transactions (``blobs.CHUNKS_PER_TXN`` is lowered to 1 in the writer) and blob
-deletes. Before each one it appends ``B <n> <op json>`` to LOG, after it
+deletes. The writer also shortens the feed tail and sweeps stale feed entries in
+steps of three as soon as there are four, so kills land inside sweep passes. Before each one it appends ``B <n> <op json>`` to LOG, after it
 returns ``A <n> ok`` (or ``A <n> refused`` for a NotFound or DuplicateKey); each line is one
 ``write()``, so a SIGKILL leaves whole lines plus at most one torn one.
 
@@ -237,8 +238,12 @@ def _apply(m: Model, op: dict[str, Any]) -> None:
 
 def writer(path: str, seed: int, log: str) -> None:
     from datastore_engine import blobs
+    from datastore_engine import engine as _engine
 
     blobs.CHUNKS_PER_TXN = 1  # make every blob over 1 MiB span several transactions
+    # Feed entries reach the feed tree after one or two writes, and stale ones are swept
+    # three a commit once they pass four and the store's documents: kills land mid-pass.
+    _engine.TAIL_BYTES, _engine.STALE_SWEEP, _engine.SWEEP_STEP = 64, 4, 3
     fd = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
 
     def emit(line: str) -> None:
