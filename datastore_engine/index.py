@@ -36,8 +36,9 @@ from typing import TYPE_CHECKING, Any
 from . import catalog, codec
 from .codec import FLAG_DELETED
 from .errors import Conflict, DuplicateKey, NotFound, ValidationError
-from .query import Ids, IndexRange, Intersect, Plan, Scan, Union, encoded_length, index_values
-from .query.indexkeys import TAG_NUMBER
+from .query import Ids, IndexRange, Intersect, Plan, Scan, Union, encoded_length
+from .query.evaluate import Getter
+from .query.indexkeys import TAG_NUMBER, path_getter, values_found
 from .query.scim import parse_filter
 
 if TYPE_CHECKING:
@@ -76,14 +77,24 @@ def indexed_paths(state: StoreState) -> frozenset[str]:
     return paths
 
 
+def _plan(state: StoreState) -> tuple[tuple[dict[str, Any], bytes, Getter], ...]:
+    """Each index of the store with its key prefix and compiled path (cached on the state,
+    which is rebuilt when the catalog changes)."""
+    plan = state.extra.get("index_plan")
+    if plan is None:
+        plan = state.extra["index_plan"] = tuple(
+            (d, _prefix(state, int(d["iid"])), path_getter(str(d["path"]))) for d in state.indexes
+        )
+    return plan
+
+
 def _keys_for(state: StoreState, rid_b: bytes, doc: Any) -> dict[bytes, tuple[dict[str, Any], bytes]]:
     """Index key -> (definition, encoded value) for ``doc`` over every index of the store."""
     out: dict[bytes, tuple[dict[str, Any], bytes]] = {}
     if doc is None:
         return out
-    for definition in state.indexes:
-        prefix = _prefix(state, int(definition["iid"]))
-        for value_key in index_values(doc, str(definition["path"])):
+    for definition, prefix, get in _plan(state):
+        for value_key in values_found(get, doc):
             out[prefix + value_key + rid_b] = (definition, value_key)
     return out
 

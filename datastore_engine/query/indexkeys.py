@@ -48,9 +48,10 @@ from __future__ import annotations
 import math
 import struct
 from collections.abc import Sequence
+from functools import lru_cache
 from typing import Any, NamedTuple
 
-from .evaluate import make_getter
+from .evaluate import Getter, make_getter
 from .scim import AttrPath
 
 __all__ = [
@@ -65,9 +66,11 @@ __all__ = [
     "index_values",
     "le_range",
     "lt_range",
+    "path_getter",
     "prefix_end",
     "prefix_range",
     "range_for",
+    "values_found",
 ]
 
 TAG_NULL, TAG_FALSE, TAG_TRUE, TAG_NUMBER, TAG_STRING = 1, 2, 3, 4, 5
@@ -254,6 +257,13 @@ def range_for(op: str, value: Any) -> KeyRange:
     return _RANGES[op](value)
 
 
+@lru_cache(maxsize=1024)
+def path_getter(path: str) -> Getter:
+    """``make_getter(path)`` for a dotted string, built once per path (a write computes its
+    documents' index keys with it: building it per document cost ~10% of an indexed insert)."""
+    return make_getter(path)
+
+
 def index_values(doc: Any, path: str | Sequence[str] | AttrPath) -> set[bytes]:
     """The index keys of ``doc`` at ``path``: one per scalar value, list elements each.
 
@@ -263,8 +273,13 @@ def index_values(doc: Any, path: str | Sequence[str] | AttrPath) -> set[bytes]:
     >>> sorted(index_values({"tags": ["b", "a", {"x": 1}], "n": 1}, "tags"))
     [b'\\x05a\\x00\\x01', b'\\x05b\\x00\\x01']
     """
+    return values_found(path_getter(path) if isinstance(path, str) else make_getter(path), doc)
+
+
+def values_found(get: Getter, doc: Any) -> set[bytes]:
+    """The index keys of the values ``get`` finds in ``doc`` (see :func:`index_values`)."""
     keys: set[bytes] = set()
-    for value in make_getter(path)(doc):
+    for value in get(doc):
         if value is None or isinstance(value, bool | int | float | str):
             keys.add(encode_value(value))
     return keys
