@@ -47,6 +47,7 @@ if TYPE_CHECKING:
     from .store import Store
 
 __all__ = [
+    "add_entries",
     "candidates",
     "create_index",
     "drop_index",
@@ -162,6 +163,24 @@ def maintain(ctx: WriteCtx, state: StoreState, rid_b: bytes, old_doc: Any, new_d
         txn.put(key, b"", db=db)
 
 
+def add_entries(ctx: WriteCtx, state: StoreState, rid_b: bytes, doc: Any) -> None:
+    """Put the index entries of a new document ``doc`` (no unique index: see ``Store._add_new``).
+
+    :func:`maintain` with no old document, without its key map.
+    """
+    put, db = ctx.txn.put, ctx.dbs["index"]
+    multi: set[int] | None = None
+    for definition, prefix, get in _plan(state):
+        values = values_found(get, doc)
+        if len(values) > 1 and not definition.get("multi"):
+            multi = multi or set()
+            multi.add(int(definition["iid"]))
+        for value_key in values:
+            put(prefix + value_key + rid_b, b"", db=db)
+    if multi:
+        _mark_multi(ctx, state, multi)
+
+
 def _note_multi(ctx: WriteCtx, state: StoreState, entries: Iterable[tuple[dict[str, Any], bytes]]) -> None:
     """Mark an index multi-valued the first time one document gives it two values.
 
@@ -173,7 +192,11 @@ def _note_multi(ctx: WriteCtx, state: StoreState, entries: Iterable[tuple[dict[s
     for definition, _value in entries:
         iid = int(definition["iid"])
         counts[iid] = counts.get(iid, 0) + 1
-    multi = {iid for iid, n in counts.items() if n > 1}
+    _mark_multi(ctx, state, {iid for iid, n in counts.items() if n > 1})
+
+
+def _mark_multi(ctx: WriteCtx, state: StoreState, multi: set[int]) -> None:
+    """Mark the indexes ``multi`` (their iids) multi-valued in the catalog, if they are not yet."""
     if not multi or all(d.get("multi") for d in state.indexes if int(d["iid"]) in multi):
         return
     updated = [dict(d, multi=True) if int(d["iid"]) in multi else dict(d) for d in state.indexes]

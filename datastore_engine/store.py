@@ -74,7 +74,28 @@ def _plain(state: StoreState) -> bool:
     return not state.indexes and state.validator is None
 
 
+def _new_fast(state: StoreState) -> bool:
+    """A store whose new documents take :meth:`Store._add_new`: no structure check and no unique
+    index (a unique index is checked before anything is written, on the general path)."""
+    fast = state.extra.get("new_fast")
+    if fast is None:
+        fast = state.extra["new_fast"] = state.validator is None and not any(d.get("unique") for d in state.indexes)
+    return bool(fast)
+
+
 _find_module: Any = None
+_index_module: Any = None
+
+
+def _indexes() -> Any:
+    """The index module (:mod:`.index`), imported on first use (it pulls in the query package,
+    ~50 ms); held here, as ``from . import index`` in a write path costs ~1 us each time."""
+    global _index_module
+    if _index_module is None:
+        from . import index
+
+        _index_module = index
+    return _index_module
 
 
 def _queries() -> Any:
@@ -406,8 +427,9 @@ class Store:
         if plain and self._put_new_chunk(ctx, state, counters, chunk, revs):
             return
         add_new, apply, append = self._add_new, self._apply, revs.append
+        fast = _new_fast(state)
         for rid, rid_b, doc, body in chunk:
-            rev = add_new(ctx, state, counters, rid_b, body) if plain else None
+            rev = add_new(ctx, state, counters, rid_b, body, doc) if fast else None
             append(rev or apply(ctx, rid, rid_b, doc, body, "put", None, None, None, None))
 
     def _put_new_chunk(
@@ -516,19 +538,30 @@ class Store:
                 return False
         return True
 
-    def _add_new(self, ctx: WriteCtx, state: StoreState, counters: list[int], rid_b: bytes, body: bytes) -> str | None:
-        """A brand-new document of a plain store (see :func:`_plain`) in one conditional put.
+    def _add_new(
+        self, ctx: WriteCtx, state: StoreState, counters: list[int], rid_b: bytes, body: bytes, doc: Any = None
+    ) -> str | None:
+        """A brand-new document (see :func:`_new_fast`) in one conditional put, and its index entries.
 
         The fast path of every write (add, put, put_many). None when the id
         exists or the quota would be passed: :meth:`_apply` then does it all.
+        ``doc`` (the document ``body`` encodes) is read for the index entries
+        of a store with indexes.
         """
         total = counters[1] + len(rid_b) + len(body)
         if state.max_bytes is not None and total > state.max_bytes:
             return None
         seq = counters[2] + 1
         record, feed_key, entry, rev = changes.first_revision_fast(state.prefix, seq, rid_b, body)
-        if not self._put_new(ctx.txn, state, state.prefix + rid_b, record):
+        key = state.prefix + rid_b
+        if not self._put_new(ctx.txn, state, key, record):
             return None
+        if state.indexes:
+            try:
+                _indexes().add_entries(ctx, state, rid_b, doc)
+            except BaseException:
+                ctx.txn.delete(key, db=self._docs)  # nothing of this write stays (inside a transaction too)
+                raise
         counters[0] += 1
         counters[1] = total
         counters[2] = seq
@@ -631,8 +664,8 @@ class Store:
         prefix = state.prefix
         counters = ctx.counter(prefix)
         # Fast path: a brand-new document in a plain store is one conditional put.
-        if body is not None and if_rev is None and password is None and _plain(state):
-            rev = self._add_new(ctx, state, counters, rid_b, body)
+        if body is not None and if_rev is None and password is None and _new_fast(state):
+            rev = self._add_new(ctx, state, counters, rid_b, body, doc)
             if rev is not None:
                 return rev
         txn = ctx.txn
@@ -683,10 +716,8 @@ class Store:
 
             return revtree.local_edit(ctx, self, state, key, rid, rid_b, old, body, deleting, new_hash)
         if state.indexes:
-            from . import index
-
-            index.maintain(ctx, state, rid_b, None if old_doc is _MISSING else old_doc,
-                           None if deleting else doc)  # fmt: skip
+            _indexes().maintain(ctx, state, rid_b, None if old_doc is _MISSING else old_doc,
+                                None if deleting else doc)  # fmt: skip
 
         parent = header.history[:DIGEST] if header is not None else b""
         dig = changes.digest(parent, deleting, body)
