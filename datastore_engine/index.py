@@ -56,6 +56,7 @@ __all__ = [
     "list_indexes",
     "maintain",
     "prefix_of",
+    "put_entries",
 ]
 
 _IID = struct.Struct(">I")
@@ -168,7 +169,14 @@ def add_entries(ctx: WriteCtx, state: StoreState, rid_b: bytes, doc: Any) -> Non
 
     :func:`maintain` with no old document, without its key map.
     """
-    put, db = ctx.txn.put, ctx.dbs["index"]
+    multi = put_entries(ctx.txn.put, ctx.dbs["index"], state, rid_b, doc)
+    if multi:
+        _mark_multi(ctx, state, multi)
+
+
+def put_entries(put: Any, db: Any, state: StoreState, rid_b: bytes, doc: Any) -> set[int] | None:
+    """Put new document ``doc``'s index entries with ``put``; the iids of the indexes not yet
+    marked multi-valued that it gives several values (None if none: nothing to mark)."""
     multi: set[int] | None = None
     for definition, prefix, get in _plan(state):
         values = values_found(get, doc)
@@ -177,8 +185,7 @@ def add_entries(ctx: WriteCtx, state: StoreState, rid_b: bytes, doc: Any) -> Non
             multi.add(int(definition["iid"]))
         for value_key in values:
             put(prefix + value_key + rid_b, b"", db=db)
-    if multi:
-        _mark_multi(ctx, state, multi)
+    return multi
 
 
 def _note_multi(ctx: WriteCtx, state: StoreState, entries: Iterable[tuple[dict[str, Any], bytes]]) -> None:

@@ -349,9 +349,10 @@ class Store:
         body = self._encode(doc, rid)
         state = self._state
         # The fast lane (see _insert_alone); anything it declines takes the general path.
-        plain = password is None and not state.indexes and state.validator is None and not self._engine._closed
-        if plain:
-            committed = self._env.solo_write(self._insert_alone, state, rid_b, body)
+        plain = not state.indexes and state.validator is None  # _new_fast's common case, without a call
+        lane = password is None and (plain or _new_fast(state)) and not self._engine._closed
+        if lane:
+            committed = self._env.solo_write(self._insert_alone, state, rid_b, body, doc)
             if committed is not None:
                 state.extra["lane"] = committed  # see _insert_alone
                 return rid
@@ -472,7 +473,9 @@ class Store:
         revs.extend(new_revs)
         return True
 
-    def _insert_alone(self, txn: Any, state: StoreState, rid_b: bytes, body: bytes) -> _LaneCommit | None:
+    def _insert_alone(
+        self, txn: Any, state: StoreState, rid_b: bytes, body: bytes, doc: Any = None
+    ) -> _LaneCommit | None:
         """:meth:`_add_new` in a bare write transaction (``_Env.solo_write``); what it wrote, or None.
 
         The single-writer insert without the general path's layers (~70
@@ -480,7 +483,10 @@ class Store:
         feed tail itself, as ``WriteCtx`` does at commit. None, and nothing
         written, when anything needs the general path: the catalog changed
         (``state`` is stale), the store is gone or its counters unreadable, the
-        quota would be passed, or the id exists; that path then reports it.
+        quota would be passed, the id exists, or ``doc`` (what ``body`` encodes)
+        gives an index that has held one value per document a second one (the
+        general path marks it multi-valued in the catalog); that path then
+        reports it or writes.
 
         Returns ``(transaction id, count, size, seq, stale, tail)``: ``add()``
         keeps it in ``state.extra["lane"]`` once the commit succeeded. LMDB
@@ -512,6 +518,8 @@ class Store:
         record, feed_key, entry, _rev = changes.first_revision_fast(sid, seq, rid_b, body)
         if not self._put_new(txn, state, sid + rid_b, record):
             return None
+        if state.indexes and _indexes().put_entries(txn.put, dbs["index"], state, rid_b, doc):
+            return None  # a single-valued index got a second value: solo_write aborts all of it
         tail += feed_key[-8:] + len(entry).to_bytes(2, "big") + entry  # tail_entry()
         if len(tail) > _engine.TAIL_BYTES:  # read here: tests shorten it
             flush_tail(txn, dbs, sid, tail)

@@ -132,14 +132,14 @@ def test_a_failing_index_write_leaves_nothing_of_the_document_inside_a_transacti
 ) -> None:
     s = engine.store("s")
     s.create_index("age")
-    real = index_module.add_entries
+    real = index_module.put_entries
 
-    def fail_once(ctx: Any, state: Any, rid_b: bytes, doc: Any) -> None:
+    def fail_for_bad(put: Any, db: Any, state: Any, rid_b: bytes, doc: Any) -> Any:
         if rid_b == b"bad":
             raise RuntimeError("index write failed")
-        real(ctx, state, rid_b, doc)
+        return real(put, db, state, rid_b, doc)
 
-    monkeypatch.setattr(index_module, "add_entries", fail_once)
+    monkeypatch.setattr(index_module, "put_entries", fail_for_bad)
     with engine.transaction():
         with pytest.raises(RuntimeError, match="index write failed"):
             s.add({"age": 7}, rid="bad")
@@ -147,6 +147,6 @@ def test_a_failing_index_write_leaves_nothing_of_the_document_inside_a_transacti
     assert "bad" not in s and s.get("good") == {"age": 8} and len(s) == 1
     assert [c.rid for c in s.changes()] == ["good"]
     assert engine.check() == []
-    with pytest.raises(RuntimeError):  # outside a transaction: the write is rolled back whole
+    with pytest.raises(RuntimeError):  # outside a transaction (the insert lane): rolled back whole
         s.add({"age": 9}, rid="bad")
     assert "bad" not in s and engine.check() == []

@@ -1,11 +1,15 @@
-"""``Store.add``'s fast lane: a lone insert into a plain store in a bare LMDB transaction.
+"""``Store.add``'s fast lane: a lone insert in a bare LMDB transaction.
+
+The lane takes stores without a structure or a unique index; a document's index
+entries go in with it.
 
 ``_Env.solo_write`` runs ``Store._insert_alone`` without the general write path's
 layers (no ``WriteCtx``, no queue). These tests prove that what it writes is what
 the general path writes (document, revision, counters, feed, ``check()``), that it
 is really taken, and that everything it must not do alone (an existing id, a
-quota, an index, a structure, a password, a transaction, a stale catalog, an LMDB
-error, an interrupt) reaches the general path, which raises its usual typed error
+quota, a unique index, a second value at a single-valued index, a structure, a
+password, a transaction, a stale catalog, an LMDB error, an interrupt) reaches
+the general path, which raises its usual typed error
 and leaves stored data as it was.
 """
 
@@ -148,6 +152,55 @@ def test_an_add_to_an_indexed_store_makes_its_index_entry(engine: dse.Engine) ->
     store.create_index("email")
     store.add({"email": "a@x"}, rid="a")
     assert [rid for rid, _ in store.find('email eq "a@x"').items] == ["a"]
+
+
+def test_an_add_to_an_indexed_store_commits_through_the_lane_with_its_entries(
+    engine: dse.Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = engine.store("s")
+    store.create_index("email")
+    store.create_index("age")
+    store.add({"email": "a@x", "age": 30}, rid="a")  # the catalog changed: the general path reloads it
+    with monkeypatch.context() as patch:
+        _no_general_path(patch)
+        store.add({"email": "b@x", "age": [31]}, rid="b")  # a one-element list: one value
+        store.add({"name": "no indexed field"}, rid="c")
+    assert [rid for rid, _ in store.find('email eq "b@x"').items] == ["b"]
+    assert [rid for rid, _ in store.find("age ge 30").items] == ["a", "b"]
+    assert store.info.count == 3
+    assert engine.check() == []  # exactly the entries the documents call for
+
+
+def test_a_second_value_at_a_single_valued_index_goes_to_the_general_path(
+    engine: dse.Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = engine.store("s")
+    store.create_index("age")
+    store.add({"age": 50}, rid="one")
+    with monkeypatch.context() as patch:
+        _no_general_path(patch)
+        with pytest.raises(AssertionError, match="general write path was taken"):
+            store.add({"age": [50, 10]}, rid="two")  # the lane declines: nothing of it stays
+    assert "two" not in store and store.info.count == 1 and engine.check() == []
+    store.add({"age": [50, 10]}, rid="two")  # the general path writes it and marks the index multi-valued
+    # 50 >= 40 and 10 <= 41 match through different elements: no single bounded range.
+    assert [rid for rid, _ in store.find("age ge 40 and age le 41").items] == ["two"]
+    with monkeypatch.context() as patch:
+        _no_general_path(patch)
+        store.add({"age": [1, 2]}, rid="three")  # multi-valued now: the lane takes it
+    assert [rid for rid, _ in store.find("age eq 2").items] == ["three"]
+    assert engine.check() == []
+
+
+def test_a_unique_index_keeps_adds_on_the_general_path(engine: dse.Engine, monkeypatch: pytest.MonkeyPatch) -> None:
+    store = engine.store("s")
+    store.create_index("email", unique=True)
+    store.add({"email": "a@x"}, rid="a")
+    with pytest.raises(dse.DuplicateKey, match="unique index"):
+        store.add({"email": "a@x"}, rid="b")
+    _no_general_path(monkeypatch)
+    with pytest.raises(AssertionError, match="general write path was taken"):
+        store.add({"email": "c@x"}, rid="c")
 
 
 def test_an_index_made_through_another_handle_is_kept_by_the_next_add(engine: dse.Engine) -> None:
