@@ -53,6 +53,7 @@ from datastore_engine.paths import set_in  # noqa: E402
 
 STORES = (("s0", "local"), ("s1", "local"), ("s2", "organization"))
 PLAIN_STORE = "s1"  # no index: its adds take the single-insert lane
+GENERAL_STORE = "s2"  # a unique index: its adds take the general write path
 APP, ORG = "crash-app", "crash-org"
 BUCKET = "media"
 PASSWORD = "pw-secret"
@@ -269,16 +270,20 @@ def writer(path: str, seed: int, log: str) -> None:
 
 
 def setup(path: str) -> None:
-    """Create the stores before the first round: s0 and s2 with an index on ``n``, s1 plain.
+    """Create the stores before the first round: s0 and s2 with an index on ``n``, s1 plain,
+    and s2 also with a unique index on ``uid``, a field no document has.
 
-    A plain store's ``add`` takes the single-insert lane (``Store._insert_alone``),
-    an indexed one's the general write path: the kills reach both.
+    ``add`` into s1 takes the single-insert lane (``Store._insert_alone``), into s0
+    the lane with its index entries, into s2 the general write path (a unique index
+    is checked there before anything is written): the kills reach all three.
     """
     with dse.open(path, app=APP, org=ORG) as engine:
         for name, domain in STORES:
             store = engine.store(name, domain=domain)
             if name != PLAIN_STORE and not store.indexes():
                 store.create_index("n")
+                if name == GENERAL_STORE:
+                    store.create_index("uid", unique=True)
         engine.bucket(BUCKET)
 
 
