@@ -163,20 +163,34 @@ class _Steps:
         monkeypatch.setattr(engine_module, "sweep_feed", step)
 
 
+def _sweeping(monkeypatch: pytest.MonkeyPatch, *, threshold: int, step: int) -> _Steps:
+    """Sweep once stale entries pass ``threshold`` (and the documents), ``step`` entries a commit."""
+    monkeypatch.setattr(engine_module, "STALE_SWEEP", threshold)
+    monkeypatch.setattr(engine_module, "SWEEP_STEP", step)
+    return _Steps(monkeypatch)
+
+
+def _five_documents(engine: dse.Engine) -> dse.Store:
+    store = engine.store("s")
+    for i in range(5):
+        store.put(f"d{i}", {"n": 0})
+    return store
+
+
+def _one_change_each(store: dse.Store) -> bool:
+    return sorted(c.rid for c in store.changes()) == [f"d{i}" for i in range(5)]
+
+
 def test_a_sweep_pass_goes_on_across_commits_a_bounded_step_each(
     tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(engine_module, "STALE_SWEEP", 8)
-    monkeypatch.setattr(engine_module, "SWEEP_STEP", 3)
-    steps = _Steps(monkeypatch)
+    steps = _sweeping(monkeypatch, threshold=8, step=3)
     with dse.open(tmp_path) as engine:
-        store = engine.store("s")
-        for i in range(5):
-            store.put(f"d{i}", {"n": 0})
+        store = _five_documents(engine)
         for n in range(1, 61):
             store.merge(f"d{n % 5}", {"n": n})
             assert engine.check() == []
-            assert sorted(c.rid for c in store.changes()) == [f"d{i}" for i in range(5)]
+            assert _one_change_each(store)
     calls = steps.calls
     assert len(calls) > 6 and all(deleted <= 3 for _sid, _start, deleted, _after in calls)
     passes = sum(1 for _sid, start, _deleted, _after in calls if start is None)
@@ -193,13 +207,9 @@ def test_a_sweep_pass_goes_on_across_commits_a_bounded_step_each(
 def test_a_pass_cut_by_a_reopen_starts_over_and_counts_stay_exact(
     tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(engine_module, "STALE_SWEEP", 8)
-    monkeypatch.setattr(engine_module, "SWEEP_STEP", 2)
-    steps = _Steps(monkeypatch)
+    steps = _sweeping(monkeypatch, threshold=8, step=2)
     with dse.open(tmp_path) as engine:
-        store = engine.store("s")
-        for i in range(5):
-            store.put(f"d{i}", {"n": 0})
+        store = _five_documents(engine)
         for n in range(1, 200):
             store.merge(f"d{n % 5}", {"n": n})
             if steps.calls and steps.calls[-1][3] is not None:
@@ -213,16 +223,14 @@ def test_a_pass_cut_by_a_reopen_starts_over_and_counts_stay_exact(
         for m in range(30):
             store.merge(f"d{m % 5}", {"m": m})
             assert engine.check() == []
-        assert sorted(c.rid for c in store.changes()) == [f"d{i}" for i in range(5)]
+        assert _one_change_each(store)
     # The reopened engine knew nothing of the cut pass: it began a new one from the first entry
     # once the stale entries passed the threshold again.
     assert len(steps.calls) > cut + 3 and steps.calls[cut][1] is None
 
 
 def test_stores_sweep_apart_in_one_transaction(tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(engine_module, "STALE_SWEEP", 4)
-    monkeypatch.setattr(engine_module, "SWEEP_STEP", 2)
-    steps = _Steps(monkeypatch)
+    steps = _sweeping(monkeypatch, threshold=4, step=2)
     with dse.open(tmp_path) as engine:
         a, b = engine.store("a"), engine.store("b")
         for i in range(3):
