@@ -1268,10 +1268,8 @@ def entry_is_live(txn: Any, docs: Any, key: bytes, entry: bytes | memoryview) ->
     return record is not None and record[5:13] == key[8:]
 
 
-def sweep_feed(
-    txn: Any, dbs: dict[str, Any], sid: bytes, *, start: bytes | None = None, limit: int | None = None
-) -> tuple[int, bytes | None]:
-    """Delete the stale entries among ``limit`` (all if None) of store ``sid``'s feed-tree entries.
+def sweep_feed(txn: Any, dbs: dict[str, Any], sid: bytes, *, start: bytes | None, limit: int) -> tuple[int, bytes | None]:
+    """Delete the stale entries among ``limit`` of store ``sid``'s feed-tree entries.
 
     The look starts at feed key ``start`` (the store's first entry if None),
     a document lookup an entry; the deleted entries sit in sequence order, so
@@ -1284,8 +1282,8 @@ def sweep_feed(
     docs = dbs["docs"]
     stale = []
     after: bytes | None = None
-    left = -1 if limit is None else limit
-    if cur.set_range(sid if start is None or not start.startswith(sid) else start):
+    left = limit
+    if cur.set_range(start or sid):  # start is one of this store's feed keys (_Env.sweeps)
         for key, entry in cur:
             if not key.startswith(sid):
                 break
