@@ -52,6 +52,7 @@ from functools import lru_cache
 from typing import Any, TypeAlias
 
 from ..errors import InvalidFilter
+from .inline import FAILS, Term, inline_all
 from .scim import And, AttrPath, Compare, Node, Not, Or, Present, Scalar, ValuePath, parse_filter
 
 __all__ = [
@@ -377,9 +378,46 @@ def _compile(node: Node, fold: bool) -> Predicate:
     return _COMPILERS[type(node)](node, fold)
 
 
+def _conjuncts(node: Node) -> list[Node]:
+    if type(node) is not And:
+        return [node]
+    return [part for item in node.items for part in _conjuncts(item)]
+
+
+_ORDERED = frozenset({"eq", "ne", "gt", "ge", "lt", "le"})
+
+
+def _term(node: Node) -> Term:
+    """``node`` as a conjunct of :func:`.inline.inline_all`: inline when its closure's plain-value case is one."""
+    general = _compile(node, False)
+    if isinstance(node, Present | Compare) and node.path.urn is None and len(node.path.names) == 1:
+        name = node.path.names[0]
+        if isinstance(node, Present):
+            return Term(name, "str", "pr", None, general)  # a str is present when not empty
+        op, literal = node.op, node.value
+        if type(literal) is int or type(literal) is float:
+            if op in _ORDERED:
+                return Term(name, "num", op, literal, general)
+        # A date-time literal compares date-time strings as instants: closure only.
+        elif type(literal) is str and op in FAILS and (op not in _ORDERED or parse_timestamp(literal) is None):
+            return Term(name, "str", op, literal, general)
+    return Term("", "", "", None, general)
+
+
+def _compile_top(node: Node, fold: bool) -> Predicate:
+    """:func:`_compile`, generated as one function for an ``and`` of plain comparisons (see :mod:`.inline`)."""
+    whole = _compile(node, fold)
+    if fold:
+        return whole
+    terms = [_term(part) for part in _conjuncts(node)]
+    if not any(term.kind for term in terms):
+        return whole
+    return inline_all(terms, whole=whole)
+
+
 @lru_cache(maxsize=512)
 def _compile_text(text: str, case_insensitive: bool, bare_values: bool) -> Predicate:
-    return _compile(parse_filter(text, bare_values=bare_values), case_insensitive)
+    return _compile_top(parse_filter(text, bare_values=bare_values), case_insensitive)
 
 
 def compile_filter(
@@ -396,4 +434,4 @@ def compile_filter(
         return _compile_text(filter, case_insensitive, bare_values)
     if type(filter) not in _COMPILERS:
         raise InvalidFilter(f"a filter must be a str or a parsed node, got {type(filter).__name__}")
-    return _compile(filter, case_insensitive)
+    return _compile_top(filter, case_insensitive)
