@@ -42,6 +42,7 @@ import msgpack
 from .errors import CorruptData, LimitExceeded, ValidationError
 
 __all__ = [
+    "COPY_BELOW",
     "DEFAULT_MAX_BYTES",
     "DEFAULT_MAX_DEPTH",
     "FLAG_CONFLICTS",
@@ -347,7 +348,8 @@ def decode_untrusted(data: bytes | memoryview, *, key: str = "", max_depth: int 
 _HEAD = struct.Struct(">BIQH")
 HEAD_SIZE = _HEAD.size
 DIGEST = 16
-_COPY_BELOW = 65536
+#: Record bodies shorter than this are sliced (a copy) to decode; a memoryview costs more below it.
+COPY_BELOW = 65536
 
 
 class Header(NamedTuple):
@@ -407,7 +409,7 @@ def record_body(raw: bytes, *, key: str = "") -> Any:
     # A bytes slice copies the body, yet for a usual document it is cheaper
     # than a memoryview (msgpack's buffer-protocol path): ~1.3k instructions
     # of a ~28k decode. Big bodies are not copied.
-    body = raw[start:] if len(raw) < _COPY_BELOW else memoryview(raw)[start:]
+    body = raw[start:] if len(raw) < COPY_BELOW else memoryview(raw)[start:]
     try:
         return msgpack.unpackb(body, raw=False, strict_map_key=True, use_list=True)
     except Exception as exc:

@@ -124,14 +124,17 @@ def _matches(
         cur = txn.cursor(db=docs)
         if not cur.set_range(prefix):
             return
-        unpack = msgpack.unpackb
+        unpack, copy_below = msgpack.unpackb, codec.COPY_BELOW
         for key, raw in cur:
             if not key.startswith(prefix):
                 return
             if raw[0] & _SKIP:
                 continue
             try:
-                doc = unpack(memoryview(raw)[15 + (raw[13] << 8 | raw[14]) * 16 :], raw=False)
+                # A slice copies a usual body, yet is ~330 ns cheaper than a
+                # memoryview (msgpack's buffer path): codec.record_body's choice.
+                start = 15 + (raw[13] << 8 | raw[14]) * 16
+                doc = unpack(raw[start:] if len(raw) < copy_below else memoryview(raw)[start:], raw=False)
             except Exception:
                 doc = codec.record_body(raw, key=key[8:].decode("utf-8", "replace"))
             if with_rid:
