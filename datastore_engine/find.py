@@ -284,6 +284,18 @@ def _find_exact(
     txn: Any, dbs: dict[str, Any], state: StoreState, plan: Plan, start: int, count: int
 ) -> tuple[list[tuple[str, Any]], int] | None:
     """Page and total of an exact plan: count from the index, decode only the page."""
+    one = index.single_range(state, plan)
+    if one is not None and not _has_protected(txn, dbs, state.prefix):
+        # One range of a single-valued index: its entries are its matches, each once.
+        total, window = index.range_window(txn, dbs, state, one, start + count)
+        docs, prefix, get = dbs["docs"], state.prefix, txn.get
+        items: list[tuple[str, Any]] = []
+        for rid_b in window[start:]:
+            raw = get(prefix + rid_b, db=docs)
+            if raw is not None and not raw[0] & _SKIP:
+                rid = rid_b.decode()
+                items.append((rid, codec.record_body(raw, key=rid)))
+        return items, total
     rids = index.candidates(txn, dbs, state, plan)
     return None if rids is None else _exact_page(txn, dbs, state, rids, start, count)
 

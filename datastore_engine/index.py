@@ -29,8 +29,11 @@ Example:
 
 from __future__ import annotations
 
+import heapq
 import struct
+from bisect import bisect_left
 from collections.abc import Iterable, Iterator
+from itertools import takewhile
 from typing import TYPE_CHECKING, Any
 
 from . import catalog, codec
@@ -38,7 +41,7 @@ from .codec import FLAG_DELETED
 from .errors import Conflict, DuplicateKey, NotFound, ValidationError
 from .query import Ids, IndexRange, Intersect, Plan, Scan, Union, encoded_length
 from .query.evaluate import Getter
-from .query.indexkeys import TAG_NUMBER, path_getter, values_found
+from .query.indexkeys import TAG_NUMBER, path_getter, prefix_end, values_found
 from .query.scim import parse_filter
 
 if TYPE_CHECKING:
@@ -438,6 +441,71 @@ def _range_rids(txn: Any, dbs: dict[str, Any], state: StoreState, plan: IndexRan
             rest = key[skip:]
             add(rest[encoded_length(rest) :])
     return out
+
+
+def single_range(state: StoreState, plan: Plan) -> IndexRange | None:
+    """``plan`` as one key range of a single-valued index (its bounds merged), or None.
+
+    A single-valued index holds at most one entry a document, so such a
+    range's entries are its matches, each once (see :func:`range_window`).
+    """
+    if isinstance(plan, Intersect):
+        merged = _merge_single_valued(state, plan.parts)
+        if len(merged) != 1:
+            return None
+        plan = merged[0]
+    if not isinstance(plan, IndexRange):
+        return None
+    for definition in state.indexes:
+        if definition["path"] == plan.path:
+            return None if definition.get("multi") else plan
+    return None
+
+
+#: Past this many distinct values, range_window cuts each key's rid instead of jumping value to value.
+_RUNS_JUMPED = 32
+
+
+def range_window(txn: Any, dbs: dict[str, Any], state: StoreState, plan: IndexRange, need: int) -> tuple[int, list[bytes]]:
+    """How many entries ``plan`` (from :func:`single_range`) holds, and the ``need`` smallest rids among them.
+
+    The total is the number of keys: they are gathered by LMDB's iterator
+    in C (``takewhile``), not one Python step each. The index orders keys
+    by (value, rid), so each value's rids are already in rid order: only
+    the first ``need`` of each value are cut from their keys, found by
+    bisecting the gathered keys for where the value ends. A range over many
+    distinct values (past ``_RUNS_JUMPED``) cuts the rest key by key.
+    """
+    iid = _iid_of(state, plan.path)
+    if iid is None:
+        raise ValueError(f"no index on {plan.path!r}")  # pragma: no cover - single_range checked it
+    base = _prefix(state, iid)
+    lo = base + plan.lo
+    hi = base + plan.hi if plan.hi is not None else _next_prefix(base)
+    if lo >= hi:
+        return 0, []
+    cur = txn.cursor(db=dbs["index"])
+    if not cur.set_range(lo):
+        return 0, []
+    keys = list(takewhile(hi.__gt__, cur.iternext(keys=True, values=False)))
+    total = len(keys)
+    if need <= 0 or not total:
+        return total, []
+    skip = len(base)
+    picked: list[bytes] = []
+    at = runs = 0
+    while at < total:
+        key = keys[at]
+        cut = skip + encoded_length(key[skip:])
+        if runs == _RUNS_JUMPED:
+            picked += [key[skip + encoded_length(key[skip:]) :] for key in keys[at:]]
+            break
+        end = prefix_end(key[:cut])
+        stop = total if end is None else bisect_left(keys, end, at)
+        picked += [key[cut:] for key in keys[at : min(stop, at + need)]]
+        at, runs = stop, runs + 1
+    # sorted() runs in C; past a few times the window, heapq's one pass is cheaper.
+    return total, heapq.nsmallest(need, picked) if len(picked) > 16 * need else sorted(picked)[:need]
 
 
 def _next_prefix(prefix: bytes) -> bytes:
