@@ -99,7 +99,14 @@ def test_plain_conjunction_is_generated_and_other_shapes_are_not() -> None:
     assert (
         compile_filter("age gt 3", case_insensitive=True).__code__.co_filename != "<inline filter>"
     )
-    assert compile_filter("name.given pr").__code__.co_filename != "<inline filter>"
+    assert (
+        compile_filter("name.given pr and a.b.c.d eq 1").__code__.co_filename == "<inline filter>"
+    )
+    assert (
+        compile_filter("a.b.c.d.e pr").__code__.co_filename != "<inline filter>"
+    )  # past four names
+    urn = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager pr"
+    assert compile_filter(urn).__code__.co_filename != "<inline filter>"
 
 
 def test_generated_predicate_defers_to_the_closure_for_unusual_values() -> None:
@@ -148,3 +155,31 @@ def test_every_operator_literal_and_value_agree_with_the_closures() -> None:
                     assert generated(doc) is model(doc), (text, doc)
                     checked += 1
     assert checked > 2000
+
+
+def test_dotted_paths_agree_with_the_closures_through_every_shape_on_the_way() -> None:
+    """``a.b op literal``: a dict, a list, a case-variant key, a scalar or nothing at ``a``."""
+    checked = 0
+    for op in [*OPS, "pr"]:
+        for literal in ["Oslo", 30, "", 29.5]:
+            text = f"home.city {op}" if op == "pr" else f"home.city {op} {_literal(literal)}"
+            try:
+                model = _compile(parse_filter(text), False)
+            except InvalidFilter:
+                continue
+            generated = compile_filter(text)
+            assert generated.__code__.co_filename == "<inline filter>", text
+            for value in [*POOL, [literal], []]:
+                for doc in (
+                    {"home": {"city": value}},
+                    {"home": {"City": value}},
+                    {"Home": {"city": value}},
+                    {"home": [{"city": value}, {"city": "x"}]},
+                    {"home": value},
+                    {"home": {"city": {"x": value}}},
+                    {"city": {"city": value}, "x": {"home": value}},  # the names elsewhere
+                    {},
+                ):
+                    assert generated(doc) is model(doc), (text, doc)
+                    checked += 1
+    assert checked > 1500

@@ -385,23 +385,24 @@ def _conjuncts(node: Node) -> list[Node]:
 
 
 _ORDERED = frozenset({"eq", "ne", "gt", "ge", "lt", "le"})
+_INLINE_STEPS = 4  # names in a path that inline_all looks through; longer paths keep the closure
 
 
 def _term(node: Node) -> Term:
     """``node`` as a conjunct of :func:`.inline.inline_all`: inline when its closure's plain-value case is one."""
     general = _compile(node, False)
-    if isinstance(node, Present | Compare) and node.path.urn is None and len(node.path.names) == 1:
-        name = node.path.names[0]
+    if isinstance(node, Present | Compare) and node.path.urn is None and len(node.path.names) <= _INLINE_STEPS:
+        names = node.path.names
         if isinstance(node, Present):
-            return Term(name, "str", "pr", None, general)  # a str is present when not empty
+            return Term(names, "str", "pr", None, general)  # a str is present when not empty
         op, literal = node.op, node.value
         if type(literal) is int or type(literal) is float:
             if op in _ORDERED:
-                return Term(name, "num", op, literal, general)
+                return Term(names, "num", op, literal, general)
         # A date-time literal compares date-time strings as instants: closure only.
         elif type(literal) is str and op in FAILS and (op not in _ORDERED or parse_timestamp(literal) is None):
-            return Term(name, "str", op, literal, general)
-    return Term("", "", "", None, general)
+            return Term(names, "str", op, literal, general)
+    return Term((), "", "", None, general)
 
 
 def _compile_top(node: Node, fold: bool) -> Predicate:
