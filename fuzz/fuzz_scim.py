@@ -1,9 +1,11 @@
 """Fuzz the SCIM filter layer: parse, compile, evaluate, plan.
 
 Invariant: every input returns, or raises ``InvalidFilter`` / ``LimitExceeded``;
-nothing else, and no input takes longer than ``HANG_SECONDS``. And the indexed
+nothing else, and no input takes longer than ``HANG_SECONDS``. The indexed
 lookup shortcut ``string_eq`` accepts only what the parser reads as that same
-``path eq "literal"`` comparison.
+``path eq "literal"`` comparison, and the predicate ``compile_filter`` returns
+(generated for an ``and`` of plain comparisons, ``query.inline``) answers what
+the closures of ``query.evaluate`` answer, document by document.
 
 Run:
     python fuzz/fuzz_scim.py --seconds 60          # hypothesis-driven fallback
@@ -22,6 +24,7 @@ from hypothesis import strategies as st
 
 from datastore_engine.errors import InvalidFilter, LimitExceeded
 from datastore_engine.query import compile_filter, describe, parse_filter, plan_filter
+from datastore_engine.query.evaluate import _compile
 from datastore_engine.query.scim import AttrPath, Compare, string_eq
 
 ALLOWED = (InvalidFilter, LimitExceeded)
@@ -33,6 +36,8 @@ DOCS: list[dict[str, Any]] = [
     {"a": 1, "b": "x", "tags": ["p", "q", None, [1]], "name": {"given": "Ann"}},
     {"A": [1.5, "2020-01-01T00:00:00Z", True], "emails": [{"type": "work", "value": "a@x"}, 3]},
     {"a": {"b": {"c": [{"d": None}]}}, "b": "", "name": [], "x": False},
+    {"a": 1.0, "b": "x", "c": -0.5e3, "name": {"given": "", "Given": "B"}, "emails": {"type": "work"}},
+    {"userName": "bjensen", "title": "t", "userType": "Employee", "meta": {"lastModified": "2012-01-01T00:00:00Z"}},
 ]
 SEEDS = [
     'userName eq "bjensen"',
@@ -45,6 +50,8 @@ SEEDS = [
     "not (a eq 1) and (b lt 2.5e3 or c ge -1)",
     'emails[type eq "work"].value ew ".org"',
     "a eq null or b ne true or c eq false",
+    'a ge 1 and b le "x" and name.given sw "A"',
+    'c le -500 and a lt 1.0 and name.Given ne "B" and b pr',
 ]
 TOKENS = [
     " ",
@@ -98,6 +105,9 @@ def _body(text: str) -> None:
         for doc in DOCS:
             assert isinstance(predicate(doc), bool)
     node = parse_filter(text)
+    generated, closures = compile_filter(text), _compile(node, False)
+    for doc in DOCS:
+        assert generated(doc) is closures(doc), f"{text!r:.200} on {doc!r}"
     assert isinstance(describe(plan_filter(node, INDEXED)), str)
     compile_filter(text, bare_values=True)
 
