@@ -61,7 +61,9 @@ from fnmatch import fnmatchcase
 from typing import Any, TypeAlias
 
 from ..errors import InvalidQuery, LimitExceeded
-from .evaluate import make_getter, make_test
+from .evaluate import make_getter, make_test, plain_term
+from .inline import Term as Conjunct
+from .inline import inline_all
 from .scim import AttrPath, Scalar
 from .sorting import SortKey
 from .text import show
@@ -82,6 +84,7 @@ __all__ = [
     "SourceFilter",
     "Term",
     "build_response",
+    "compile_matches",
     "compile_query",
     "compile_search",
 ]
@@ -495,6 +498,68 @@ def compile_query(query: EsQuery) -> EsPredicate:
     return _PREDICATES[type(query)](query)
 
 
+def _uses_rid(query: EsQuery) -> bool:
+    if isinstance(query, IdsQuery):
+        return True
+    if isinstance(query, BoolQuery):
+        return any(map(_uses_rid, (*query.must, *query.filter, *query.should, *query.must_not)))
+    return False
+
+
+def _doc_only(pred: EsPredicate) -> Callable[[Any], bool]:
+    return lambda doc: pred("", doc)  # for a query that never reads the id (no ids clause)
+
+
+def _required(clause: EsQuery) -> list[Conjunct]:
+    """Conjuncts that hold when ``clause`` does (its own closure answers the unusual values)."""
+    general = _doc_only(compile_query(clause))
+    if isinstance(clause, Term) and len(clause.values) == 1 and not clause.case_insensitive:
+        return [plain_term(clause.path, "eq", clause.values[0], general)]
+    if isinstance(clause, Range) and clause.bounds:
+        # One value must meet every bound: on a plain value that is each bound in turn;
+        # a list or anything else goes to the range's own closure (in each conjunct).
+        return [plain_term(clause.path, op, value, general) for op, value in clause.bounds]
+    if isinstance(clause, Prefix) and not clause.case_insensitive:
+        return [plain_term(clause.path, "sw", clause.value, general)]
+    return [Conjunct((), "", "", None, general)]
+
+
+def _excluded(clause: EsQuery) -> Conjunct:
+    """The conjunct that holds when ``clause`` does not (a ``must_not`` clause)."""
+    pred = compile_query(clause)
+    general: Callable[[Any], bool] = lambda doc: not pred("", doc)  # noqa: E731
+    if isinstance(clause, Term) and len(clause.values) == 1 and not clause.case_insensitive:
+        return plain_term(clause.path, "ne", clause.values[0], general)  # not any value equal
+    return Conjunct((), "", "", None, general)
+
+
+def compile_matches(query: EsQuery) -> EsPredicate:
+    """:func:`compile_query`, generated as one function when the query is a conjunction of
+    plain clauses: ``term`` / ``range`` / ``prefix`` alone, or a ``bool`` of ``must``,
+    ``filter`` and ``must_not`` (no ``should`` that counts, no ``ids``); see :mod:`.inline`.
+
+    >>> m = compile_matches(_parse_query({"bool": {"filter": [{"range": {"age": {"gte": 30}}}]}}))
+    >>> m("r", {"age": 30}), m("r", {"age": [1, 40]}), m("r", {"Age": 2})
+    (True, True, False)
+    """
+    closures = compile_query(query)
+    if _uses_rid(query):
+        return closures
+    if isinstance(query, BoolQuery) and query.minimum_should_match <= 0:
+        required: tuple[EsQuery, ...] = (*query.must, *query.filter)
+        excluded = query.must_not
+    elif isinstance(query, Term | Range | Prefix):
+        required, excluded = (query,), ()
+    else:
+        return closures
+    conjuncts = [part for clause in required for part in _required(clause)]
+    conjuncts += [_excluded(clause) for clause in excluded]
+    if not any(part.kind for part in conjuncts):
+        return closures
+    match = inline_all(conjuncts, whole=_doc_only(closures))
+    return lambda rid, doc: match(doc)
+
+
 # -- the body -------------------------------------------------------------------
 
 _BODY_KEYS = frozenset({"query", "from", "size", "sort", "_source", "track_total_hits"})
@@ -577,7 +642,7 @@ def compile_search(body: Mapping[str, Any] | None) -> Search:
         )
     sort = _parse_sort(body["sort"]) if "sort" in body else ()
     return Search(
-        query, compile_query(query), sort, from_, size, _parse_source(body.get("_source"))
+        query, compile_matches(query), sort, from_, size, _parse_source(body.get("_source"))
     )
 
 

@@ -388,20 +388,33 @@ _ORDERED = frozenset({"eq", "ne", "gt", "ge", "lt", "le"})
 _INLINE_STEPS = 4  # names in a path that inline_all looks through; longer paths keep the closure
 
 
-def _term(node: Node) -> Term:
-    """``node`` as a conjunct of :func:`.inline.inline_all`: inline when its closure's plain-value case is one."""
-    general = _compile(node, False)
-    if isinstance(node, Present | Compare) and node.path.urn is None and len(node.path.names) <= _INLINE_STEPS:
-        names = node.path.names
-        if isinstance(node, Present):
+def plain_term(path: AttrPath, op: str, literal: Scalar, general: Predicate) -> Term:
+    """A conjunct of :func:`.inline.inline_all`: ``path op literal`` inline where the closure's
+    plain-value case is one (case-sensitive), else ``general`` alone.
+
+    ``general`` must be what the closures answer for the conjunct (``op`` on
+    any value at ``path``; ``ne`` as not-any-equal). Also used by :mod:`.es`.
+    """
+    if path.urn is None and len(path.names) <= _INLINE_STEPS:
+        names = path.names
+        if op == "pr":
             return Term(names, "str", "pr", None, general)  # a str is present when not empty
-        op, literal = node.op, node.value
         if type(literal) is int or type(literal) is float:
             if op in _ORDERED:
                 return Term(names, "num", op, literal, general)
         # A date-time literal compares date-time strings as instants: closure only.
         elif type(literal) is str and op in FAILS and (op not in _ORDERED or parse_timestamp(literal) is None):
             return Term(names, "str", op, literal, general)
+    return Term((), "", "", None, general)
+
+
+def _term(node: Node) -> Term:
+    """``node`` as a conjunct of :func:`.inline.inline_all` (see :func:`plain_term`)."""
+    general = _compile(node, False)
+    if isinstance(node, Present):
+        return plain_term(node.path, "pr", None, general)
+    if isinstance(node, Compare):
+        return plain_term(node.path, node.op, node.value, general)
     return Term((), "", "", None, general)
 
 
