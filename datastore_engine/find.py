@@ -166,8 +166,10 @@ def _exact(text: str, state: StoreState, case_insensitive: bool) -> bool:
     That is one comparison (eq gt ge lt le) on a plain indexed path with a
     literal too short to be cut in the index, or an ``and`` of such
     comparisons on one path whose index has never held two values in one
-    document (their ranges merge into one). The planner already refuses
-    date-time literals and case-insensitive filters; they never get here.
+    document (their ranges merge into one). Case-insensitive filters never
+    get here. A date-time literal compares as an instant, which the index
+    cannot order: the planner leaves that comparison out of the range, so
+    the range is no longer exact (``score ge 0 and score le "2024-01-01T00:00:00Z"``).
     """
     if case_insensitive:
         return False
@@ -187,7 +189,9 @@ def _exact_shape(text: str, indexed: frozenset[str], single: frozenset[str]) -> 
     for part in parts:
         if not isinstance(part, Compare) or part.op not in _EXACT_OPS or part.path.urn is not None:
             return False
-        if isinstance(part.value, str) and len(part.value.encode("utf-8", "surrogatepass")) > _SHORT_LITERAL:
+        if isinstance(part.value, str) and (
+            len(part.value.encode("utf-8", "surrogatepass")) > _SHORT_LITERAL or parse_timestamp(part.value) is not None
+        ):
             return False
         paths.add(part.path.dotted)
     if len(paths) != 1:

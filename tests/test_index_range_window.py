@@ -86,3 +86,30 @@ def test_multi_valued_index_counts_each_document_once(query: str) -> None:
     with dse.open_temporary() as engine:
         plain, indexed = _pair(engine, docs, "tags")
         _same_pages(plain, indexed, query, WINDOWS)
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        'score ge 0 and score le "2024-01-01T00:00:00Z"',
+        'when ge "a" and when le "2024-01-01T00:00:00Z"',
+        'when ge "2016-01-01T00:00:00Z" and when le "2024-01-01T00:00:00Z"',
+        'when eq "2016-10-20T07:17:17Z"',
+    ],
+)
+def test_a_date_time_bound_is_checked_not_taken_from_the_index(query: str) -> None:
+    # The index cannot order date-times as instants: the planner drops such a bound
+    # from the range, so the range is a superset and every candidate must be checked.
+    docs = {
+        "d0": {"score": 0, "when": "b"},
+        "d1": {"score": 5, "when": "2016-10-20T08:17:17+01:00"},
+        "d2": {"score": "2020-01-01T00:00:00Z", "when": "2023-06-01T00:00:00Z"},
+    }
+    with dse.open_temporary() as engine:
+        plain = engine.store("plain")
+        plain.put_many(docs)
+        for path in ("score", "when"):
+            indexed = engine.store(f"by-{path}")
+            indexed.create_index(path)
+            indexed.put_many(docs)
+            _same_pages(plain, indexed, query, WINDOWS)
