@@ -495,8 +495,6 @@ def range_window(txn: Any, dbs: dict[str, Any], state: StoreState, plan: IndexRa
     picked: list[bytes] = []
     at = runs = 0
     while at < total:
-        key = keys[at]
-        cut = skip + encoded_length(key[skip:])
         if runs == _RUNS_JUMPED:
             # Many values (prices, times): the rest key by key (numbers inlined, as in
             # _range_rids), then the need smallest: 25 ms for 76k keys, 29 ms before.
@@ -506,6 +504,8 @@ def range_window(txn: Any, dbs: dict[str, Any], state: StoreState, plan: IndexRa
             ]
             picked += heapq.nsmallest(need, rest) if len(rest) > 16 * need else rest
             break
+        key = keys[at]
+        cut = skip + encoded_length(key[skip:])
         end = prefix_end(key[:cut])
         stop = total if end is None else bisect_left(keys, end, at)
         picked += [key[cut:] for key in keys[at : min(stop, at + need)]]
