@@ -48,7 +48,7 @@ from .query import (
 )
 from .query import describe as describe_plan
 from .query.evaluate import parse_timestamp
-from .query.indexkeys import encode_value
+from .query.indexkeys import encode_value, range_for
 from .query.scim import And, Compare, Node, parse_filter, string_eq
 
 if TYPE_CHECKING:
@@ -167,9 +167,10 @@ def _exact(text: str, state: StoreState, case_insensitive: bool) -> bool:
     literal too short to be cut in the index, or an ``and`` of such
     comparisons on one path whose index has never held two values in one
     document (their ranges merge into one). Case-insensitive filters never
-    get here. A date-time literal compares as an instant, which the index
-    cannot order: the planner leaves that comparison out of the range, so
-    the range is no longer exact (``score ge 0 and score le "2024-01-01T00:00:00Z"``).
+    get here. The planner leaves out of the range what the index cannot
+    order (a date-time literal compares as an instant) or encode (an int
+    past float64): with such a part the range is a superset, not exact
+    (``score ge 0 and score le "2024-01-01T00:00:00Z"``).
     """
     if case_insensitive:
         return False
@@ -189,9 +190,14 @@ def _exact_shape(text: str, indexed: frozenset[str], single: frozenset[str]) -> 
     for part in parts:
         if not isinstance(part, Compare) or part.op not in _EXACT_OPS or part.path.urn is not None:
             return False
-        if isinstance(part.value, str) and (
-            len(part.value.encode("utf-8", "surrogatepass")) > _SHORT_LITERAL or parse_timestamp(part.value) is not None
-        ):
+        if isinstance(part.value, str):
+            data = part.value.encode("utf-8", "surrogatepass")
+            # Its index body: each NUL is escaped to two bytes (query.indexkeys).
+            if len(data) + data.count(0) > _SHORT_LITERAL or parse_timestamp(part.value) is not None:
+                return False
+        try:
+            range_for(part.op, part.value)
+        except ValueError:  # no index range (an int past float64): the planner leaves it out
             return False
         paths.add(part.path.dotted)
     if len(paths) != 1:

@@ -113,3 +113,23 @@ def test_a_date_time_bound_is_checked_not_taken_from_the_index(query: str) -> No
             indexed.create_index(path)
             indexed.put_many(docs)
             _same_pages(plain, indexed, query, WINDOWS)
+
+
+def test_a_literal_of_many_nuls_is_cut_in_the_index_and_checked() -> None:
+    # 100 NULs are 200 bytes in an index key (each escaped to two): cut there, so the
+    # index range holds every long NUL string and each candidate must be checked.
+    docs = {"d1": {"v": "\x00" * 99}, "d2": {"v": "\x00" * 100}, "d3": {"v": "\x00" * 150}}
+    literal = "\\u0000" * 100
+    with dse.open_temporary() as engine:
+        plain, indexed = _pair(engine, docs, "v")
+        for op in ("eq", "ge", "gt", "lt", "le"):
+            _same_pages(plain, indexed, f'v {op} "{literal}"', WINDOWS)
+
+
+def test_a_bound_past_float64_is_checked_not_dropped() -> None:
+    big = "1" + "0" * 320  # an int with no index key: the planner leaves that bound out
+    docs = {f"d{i:02d}": {"v": i} for i in range(10)}
+    with dse.open_temporary() as engine:
+        plain, indexed = _pair(engine, docs, "v")
+        for query in (f"v ge 3 and v ge {big}", f"v le 3 and v le -{big}", f"v gt {big}"):
+            _same_pages(plain, indexed, query, WINDOWS)
