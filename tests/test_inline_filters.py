@@ -180,3 +180,14 @@ def test_dotted_paths_agree_with_the_closures_through_every_shape_on_the_way() -
                 ]
             checked += _agrees(text, docs)
     assert checked > 1500
+
+
+def test_a_hand_built_empty_path_answers_as_the_closures_do() -> None:
+    from datastore_engine.query.scim import AttrPath, Compare, Present
+
+    for node in (
+        Compare(AttrPath(()), "eq", 1),
+        Present(AttrPath(())),
+        Compare(AttrPath(()), "ne", "x"),
+    ):
+        assert compile_filter(node)({"a": 1}) is _compile(node, False)({"a": 1})

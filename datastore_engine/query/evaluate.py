@@ -395,7 +395,7 @@ def plain_term(path: AttrPath, op: str, literal: Scalar, general: Predicate) -> 
     ``general`` must be what the closures answer for the conjunct (``op`` on
     any value at ``path``; ``ne`` as not-any-equal). Also used by :mod:`.es`.
     """
-    if path.urn is None and len(path.names) <= _INLINE_STEPS:
+    if path.urn is None and 1 <= len(path.names) <= _INLINE_STEPS:
         names = path.names
         if op == "pr":
             return Term(names, "str", "pr", None, general)  # a str is present when not empty
