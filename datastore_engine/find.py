@@ -36,6 +36,7 @@ from .codec import FLAG_DELETED, FLAG_PROTECTED
 from .errors import LimitExceeded, ValidationError
 from .page import Page
 from .query import (
+    IndexRange,
     Plan,
     Scan,
     build_response,
@@ -48,7 +49,7 @@ from .query import (
 )
 from .query import describe as describe_plan
 from .query.evaluate import parse_timestamp
-from .query.indexkeys import encode_value, range_for
+from .query.indexkeys import encode_value
 from .query.scim import And, Compare, Node, parse_filter, string_eq
 
 if TYPE_CHECKING:
@@ -193,11 +194,11 @@ def _exact_shape(text: str, indexed: frozenset[str], single: frozenset[str]) -> 
         if isinstance(part.value, str):
             data = part.value.encode("utf-8", "surrogatepass")
             # Its index body: each NUL is escaped to two bytes (query.indexkeys).
-            if len(data) + data.count(0) > _SHORT_LITERAL or parse_timestamp(part.value) is not None:
+            if len(data) + data.count(0) > _SHORT_LITERAL:
                 return False
-        try:
-            range_for(part.op, part.value)
-        except ValueError:  # no index range (an int past float64): the planner leaves it out
+        # Ask the planner, not a copy of its rules: a part it plans as a scan (a
+        # date-time literal, a value with no index key) is left out of the range.
+        if not isinstance(plan_filter(part, indexed), IndexRange):
             return False
         paths.add(part.path.dotted)
     if len(paths) != 1:
