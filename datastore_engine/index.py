@@ -415,32 +415,44 @@ def _iid_of(state: StoreState, path: str) -> int | None:
     return None
 
 
-def _range_rids(txn: Any, dbs: dict[str, Any], state: StoreState, plan: IndexRange) -> set[bytes] | None:
+def _range_keys(txn: Any, dbs: dict[str, Any], state: StoreState, plan: IndexRange) -> tuple[int, list[bytes]] | None:
+    """The index keys in ``plan``'s range, and the length of the index's prefix (None: no such index).
+
+    Gathered by LMDB's iterator in C (``takewhile``), not one Python step a key.
+    """
     iid = _iid_of(state, plan.path)
     if iid is None:
         return None
     base = _prefix(state, iid)
     lo = base + plan.lo
     hi = base + plan.hi if plan.hi is not None else _next_prefix(base)
-    out: set[bytes] = set()
     if lo >= hi:
-        return out
+        return len(base), []
     cur = txn.cursor(db=dbs["index"])
     if not cur.set_range(lo):
-        return out
-    skip, add = len(base), out.add
-    for key in cur.iternext(keys=True, values=False):
-        if key >= hi:
-            break
-        if key[skip] == TAG_NUMBER:
-            # encoded_length() inlined for numbers, the common range (tag, 8-byte
-            # order key, marker, then as many bytes as the marker says): a call and
-            # a slice per key were most of a range query's time.
-            add(key[skip + 10 + abs(key[skip + 9] - 0x80) :])
-        else:
-            rest = key[skip:]
-            add(rest[encoded_length(rest) :])
-    return out
+        return len(base), []
+    return len(base), list(takewhile(hi.__gt__, cur.iternext(keys=True, values=False)))
+
+
+def _rids_of(keys: Iterable[bytes], skip: int) -> list[bytes]:
+    """The rid at the end of each index key (after ``skip`` prefix bytes and the encoded value).
+
+    encoded_length() is inlined for numbers, the common range (tag, 8-byte order
+    key, marker, then as many bytes as the marker says): a call and a slice per
+    key were most of a range query's time.
+    """
+    return [
+        key[skip + 10 + abs(key[skip + 9] - 0x80) :] if key[skip] == TAG_NUMBER else key[skip + encoded_length(key[skip:]) :]
+        for key in keys
+    ]
+
+
+def _range_rids(txn: Any, dbs: dict[str, Any], state: StoreState, plan: IndexRange) -> set[bytes] | None:
+    found = _range_keys(txn, dbs, state, plan)
+    if found is None:
+        return None
+    skip, keys = found
+    return set(_rids_of(keys, skip))
 
 
 def single_range(state: StoreState, plan: Plan) -> IndexRange | None:
@@ -469,39 +481,26 @@ _RUNS_JUMPED = 32
 def range_window(txn: Any, dbs: dict[str, Any], state: StoreState, plan: IndexRange, need: int) -> tuple[int, list[bytes]]:
     """How many entries ``plan`` (from :func:`single_range`) holds, and the ``need`` smallest rids among them.
 
-    The total is the number of keys: they are gathered by LMDB's iterator
-    in C (``takewhile``), not one Python step each. The index orders keys
+    The total is the number of keys (:func:`_range_keys`). The index orders keys
     by (value, rid), so each value's rids are already in rid order: only
     the first ``need`` of each value are cut from their keys, found by
     bisecting the gathered keys for where the value ends. A range over many
     distinct values (past ``_RUNS_JUMPED``) cuts the rest key by key.
     """
-    iid = _iid_of(state, plan.path)
-    if iid is None:
+    found = _range_keys(txn, dbs, state, plan)
+    if found is None:
         raise ValueError(f"no index on {plan.path!r}")  # pragma: no cover - single_range checked it
-    base = _prefix(state, iid)
-    lo = base + plan.lo
-    hi = base + plan.hi if plan.hi is not None else _next_prefix(base)
-    if lo >= hi:
-        return 0, []
-    cur = txn.cursor(db=dbs["index"])
-    if not cur.set_range(lo):
-        return 0, []
-    keys = list(takewhile(hi.__gt__, cur.iternext(keys=True, values=False)))
+    skip, keys = found
     total = len(keys)
     if need <= 0 or not total:
         return total, []
-    skip = len(base)
     picked: list[bytes] = []
     at = runs = 0
     while at < total:
         if runs == _RUNS_JUMPED:
-            # Many values (prices, times): the rest key by key (numbers inlined, as in
-            # _range_rids), then the need smallest: 25 ms for 76k keys, 29 ms before.
-            rest = [
-                key[skip + 10 + abs(key[skip + 9] - 0x80) :] if key[skip] == TAG_NUMBER else key[skip + encoded_length(key[skip:]) :]
-                for key in islice(keys, at, None)
-            ]
+            # Many values (prices, times): the rest key by key, then the need
+            # smallest: 25 ms for 76k keys, 29 ms before.
+            rest = _rids_of(islice(keys, at, None), skip)
             picked += heapq.nsmallest(need, rest) if len(rest) > 16 * need else rest
             break
         key = keys[at]
