@@ -247,12 +247,23 @@ def _string_eq_rids(txn: Any, dbs: dict[str, Any], state: StoreState, path: str,
     return rids
 
 
+def _read_page(txn: Any, dbs: dict[str, Any], state: StoreState, rids: list[bytes]) -> list[tuple[str, Any]]:
+    """``(rid, document)`` of each of ``rids`` that is live and unprotected, in the order given."""
+    docs, prefix, get = dbs["docs"], state.prefix, txn.get
+    items: list[tuple[str, Any]] = []
+    for rid_b in rids:
+        raw = get(prefix + rid_b, db=docs)
+        if raw is not None and not raw[0] & _SKIP:
+            rid = rid_b.decode()
+            items.append((rid, codec.record_body(raw, key=rid)))
+    return items
+
+
 def _exact_page(
     txn: Any, dbs: dict[str, Any], state: StoreState, rids: set[bytes] | list[bytes], start: int, count: int
 ) -> tuple[list[tuple[str, Any]], int]:
     """Page and total when every candidate rid is a match: count them, decode only the page."""
     docs, prefix, get = dbs["docs"], state.prefix, txn.get
-    items: list[tuple[str, Any]] = []
     # Every candidate fits in the page (a lookup): read them all and count what
     # passes, without asking the passwords table whether anything is protected.
     small = start == 0 and len(rids) <= count
@@ -261,12 +272,9 @@ def _exact_page(
             window = rids[start : start + count]
         else:
             window = (heapq.nsmallest(start + count, rids) if start + count < len(rids) else sorted(rids))[start:]
-        for rid_b in window:
-            raw = get(prefix + rid_b, db=docs)
-            if raw is not None and not raw[0] & _SKIP:
-                rid = rid_b.decode()
-                items.append((rid, codec.record_body(raw, key=rid)))
+        items = _read_page(txn, dbs, state, window)
         return items, len(items) if small else len(rids)
+    items = []
     total = 0
     for rid_b in sorted(rids):
         raw = get(prefix + rid_b, db=docs)
@@ -299,14 +307,7 @@ def _find_exact(
     if one is not None and not _has_protected(txn, dbs, state.prefix):
         # One range of a single-valued index: its entries are its matches, each once.
         total, window = index.range_window(txn, dbs, state, one, start + count)
-        docs, prefix, get = dbs["docs"], state.prefix, txn.get
-        items: list[tuple[str, Any]] = []
-        for rid_b in window[start:]:
-            raw = get(prefix + rid_b, db=docs)
-            if raw is not None and not raw[0] & _SKIP:
-                rid = rid_b.decode()
-                items.append((rid, codec.record_body(raw, key=rid)))
-        return items, total
+        return _read_page(txn, dbs, state, window[start:]), total
     rids = index.candidates(txn, dbs, state, plan)
     return None if rids is None else _exact_page(txn, dbs, state, rids, start, count)
 
