@@ -145,8 +145,6 @@ def test_a_damaged_counters_record_is_reported_by_changes(tmp_path: pathlib.Path
         list(engine.store("s").changes())
 
 
-
-
 class _Steps:
     """Records each sweep step a commit runs: where it started, how many it deleted, where it stopped."""
 
