@@ -45,7 +45,7 @@ from .query import (
     compile_search,
     plan_filter,
     plan_search,
-    sort_items,
+    top_items,
 )
 from .query import describe as describe_plan
 from .query.evaluate import parse_timestamp
@@ -354,9 +354,9 @@ def find(
         predicate = _compiled(filter, bool(case_insensitive))
         found = _matches(txn, env.dbs, state, plan, predicate, with_rid=False)
         if sort:
-            every = sort_items(found, sort, doc_of=lambda p: p[1], rid_of=lambda p: p[0])
-            total = len(every)
-            items = every[start : start + count]
+            # Only the first start + count in sort order are held, not every match.
+            top, total = top_items(found, sort, start + count, doc_of=_doc_of, rid_of=_rid_of)
+            items = top[start:]
         else:
             # Without a sort only the page is kept; the rest is counted.
             items = []
@@ -381,14 +381,26 @@ def search(store: Store, body: Mapping[str, Any] | None) -> dict[str, Any]:
         paths = index.indexed_paths(state)
         plan = plan_search(compiled, paths) if paths else Scan("the store has no indexes")
         found = _matches(txn, env.dbs, state, plan, compiled.matches, with_rid=True)
+        end = compiled.from_ + compiled.size
         if compiled.sort:
-            every = sort_items(found, compiled.sort, doc_of=lambda p: p[1], rid_of=lambda p: p[0])
+            top, total = top_items(found, compiled.sort, end, doc_of=_doc_of, rid_of=_rid_of)
         else:
-            every = list(found)
-    window = every[compiled.from_ : compiled.from_ + compiled.size]
-    hits = [(rid, compiled.source.apply(doc)) for rid, doc in window]
+            top, total = [], 0
+            for pair in found:  # in id order: keep the first ``end``, count the rest
+                if total < end:
+                    top.append(pair)
+                total += 1
+    hits = [(rid, compiled.source.apply(doc)) for rid, doc in top[compiled.from_ :]]
     took = int((time.perf_counter() - began) * 1000)
-    return build_response(hits, total=len(every), took_ms=took)
+    return build_response(hits, total=total, took_ms=took)
+
+
+def _doc_of(pair: tuple[str, Any]) -> Any:
+    return pair[1]
+
+
+def _rid_of(pair: tuple[str, Any]) -> str:
+    return pair[0]
 
 
 def explain(store: Store, filter: str, *, case_insensitive: bool = False) -> dict[str, Any]:

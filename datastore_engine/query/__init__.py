@@ -42,7 +42,7 @@ from .planner import (
 )
 from .projection import compile_projection, project
 from .scim import MAX_FILTER_DEPTH, MAX_FILTER_LENGTH, Node, parse_filter
-from .sorting import SortKey, parse_sort, sort_items
+from .sorting import SortKey, parse_sort, sort_items, top_items
 
 __all__ = [
     "MAX_ENCODED_VALUE_BYTES",
@@ -78,4 +78,5 @@ __all__ = [
     "project",
     "range_for",
     "sort_items",
+    "top_items",
 ]

@@ -15,6 +15,9 @@ prefix for descending (``+`` or nothing for ascending).
 * The special key ``_id`` sorts by the item's id when ``rid_of`` is given;
   ``_score`` is ignored (every hit scores 1.0).
 
+``top_items`` gives the first ``n`` of the same order without sorting (or
+holding) everything: a page of a large result costs memory for the page only.
+
 Example:
     >>> docs = [{"n": "b", "age": 3}, {"n": "a"}, {"n": "c", "age": 3}, {"n": "d", "age": 9}]
     >>> [d["n"] for d in sort_items(docs, "-age,n")]
@@ -23,8 +26,9 @@ Example:
 
 from __future__ import annotations
 
+import heapq
 import json
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -32,7 +36,7 @@ from ..errors import InvalidQuery
 from .evaluate import Getter, make_getter
 from .text import show
 
-__all__ = ["SortKey", "parse_sort", "sort_items", "total_order_key"]
+__all__ = ["SortKey", "parse_sort", "sort_items", "top_items", "total_order_key"]
 
 T = TypeVar("T")
 
@@ -140,3 +144,104 @@ def sort_items(
         field = _field_key(make_getter(key.path), key.descending)
         result.sort(key=lambda item: field(to_doc(item)), reverse=key.descending)
     return result
+
+
+class _Reversed:
+    """A key that orders the other way round (a descending key inside one ascending tuple)."""
+
+    __slots__ = ("key",)
+
+    def __init__(self, key: Any) -> None:
+        self.key = key
+
+    def __lt__(self, other: _Reversed) -> bool:
+        return bool(other.key < self.key)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, _Reversed) and bool(self.key == other.key)
+
+    __hash__ = None  # type: ignore[assignment]
+
+
+def _composite_key(
+    spec: tuple[SortKey, ...], doc_of: Callable[[T], Any], rid_of: Callable[[T], str] | None, *, flip: bool
+) -> Callable[[T], tuple[Any, ...]]:
+    """One key giving :func:`sort_items`' order, ascending (``flip``: descending); ties are left
+    to the caller. A key against the overall direction is wrapped in :class:`_Reversed`."""
+    parts: list[Callable[[T], Any]] = []
+    for key in spec:
+        if key.path == "_score":
+            continue
+        against = key.descending != flip
+        if key.path == "_id" and rid_of is not None:
+            by_id = rid_of
+
+            def rid_against(item: T, by_id: Callable[[T], str] = by_id) -> _Reversed:
+                return _Reversed(by_id(item))
+
+            parts.append(rid_against if against else by_id)
+            continue
+        get, pick = make_getter(key.path), max if key.descending else min
+        # Missing sorts after every present value, in the overall direction too.
+        present, missing = (1, 0) if flip else (0, 1)
+
+        def field(
+            item: T,
+            get: Getter = get,
+            pick: Any = pick,
+            against: bool = against,
+            present: int = present,
+            missing: int = missing,
+        ) -> Any:
+            values = get(doc_of(item))
+            if not values:
+                return (missing,)
+            best = pick(map(total_order_key, values))
+            return (present, _Reversed(best) if against else best)
+
+        parts.append(field)
+    if len(parts) == 1:
+        return parts[0]  # orders as its 1-tuple, without building one per item
+    return lambda item: tuple([part(item) for part in parts])
+
+
+def top_items(
+    items: Iterable[T],
+    spec: str | Sequence[str | SortKey] | None,
+    n: int,
+    *,
+    doc_of: Callable[[T], Any] | None = None,
+    rid_of: Callable[[T], str] | None = None,
+) -> tuple[list[T], int]:
+    """``(sort_items(items, spec, ...)[:n], number of items)``, holding about ``n`` items at a time.
+
+    Equal keys keep the input order, as in :func:`sort_items`.
+
+    >>> docs = [{"a": 3}, {"a": 1}, {}, {"a": 2}]
+    >>> top_items(docs, "a", 2)
+    ([{'a': 1}, {'a': 2}], 4)
+    >>> top_items(docs, "-a", 3)
+    ([{'a': 3}, {'a': 2}, {'a': 1}], 4)
+    """
+    if type(n) is not int or n < 0:
+        raise ValueError(f"n must be an int >= 0, got {n!r}")
+    keys = parse_sort(spec)
+    to_doc: Callable[[T], Any] = doc_of if doc_of is not None else (lambda item: item)
+    # All keys descending (the usual "newest first"): nlargest, with no wrapped keys.
+    flip = any(k.path != "_score" for k in keys) and all(k.descending for k in keys if k.path != "_score")
+    key = _composite_key(keys, to_doc, rid_of, flip=flip)
+    total = 0
+
+    def counted() -> Iterator[T]:
+        nonlocal total
+        for item in items:
+            total += 1
+            yield item
+
+    # nsmallest is sorted(...)[:n] and nlargest sorted(..., reverse=True)[:n]: both keep
+    # equal keys in input order, and a heap of n items only.
+    source = counted()
+    top = (heapq.nlargest if flip else heapq.nsmallest)(n, source, key=key)
+    for _ in source:  # n == 0 reads nothing: the items are still counted
+        pass
+    return top, total
