@@ -43,6 +43,7 @@ from .query import (
     compile_filter,
     compile_projection,
     compile_search,
+    parse_sort,
     plan_filter,
     plan_search,
     top_items,
@@ -312,6 +313,32 @@ def _find_exact(
     return None if rids is None else _exact_page(txn, dbs, state, rids, start, count)
 
 
+def _find_sorted(
+    txn: Any, dbs: dict[str, Any], state: StoreState, plan: Plan, sort: str | Sequence[str], start: int, count: int
+) -> tuple[list[tuple[str, Any]], int] | None:
+    """Page and total of an exact plan sorted by its own path, in index order, or None.
+
+    ``find("created gt \"2026-01-01\"", sort="-created", count=10)`` reads ten
+    documents instead of every match. Only one sort key on the path of a single-valued
+    index's one range, with no protected documents; descending only while the index's
+    values have all been scalars (a list or a dict at the path sorts first descending, but
+    has no index entry to say so).
+    """
+    keys = parse_sort(sort)
+    if len(keys) != 1:
+        return None
+    one = index.single_range(state, plan)
+    if one is None or one.path != keys[0].path:
+        return None
+    descending = keys[0].descending
+    if descending and not any(d["path"] == one.path and d.get("scalar") for d in state.indexes):
+        return None
+    if _has_protected(txn, dbs, state.prefix):
+        return None
+    total, window = index.range_sorted(txn, dbs, state, one, start + count, descending=descending)
+    return _read_page(txn, dbs, state, window[start:]), total
+
+
 def find(
     store: Store,
     filter: str,
@@ -344,8 +371,11 @@ def find(
     with env.reading() as txn:
         state = store._read_state(txn)
         plan = _filter_plan(state, filter, case_insensitive)
-        if not sort and state.indexes and _exact(filter, state, bool(case_insensitive)):
-            done = _find_exact(txn, env.dbs, state, plan, start, count)
+        if state.indexes and _exact(filter, state, bool(case_insensitive)):
+            if sort:
+                done = _find_sorted(txn, env.dbs, state, plan, sort, start, count)
+            else:
+                done = _find_exact(txn, env.dbs, state, plan, start, count)
             if done is not None:
                 items, total = done
                 if projection is not None:

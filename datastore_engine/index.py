@@ -41,7 +41,7 @@ from .codec import FLAG_DELETED
 from .errors import Conflict, DuplicateKey, NotFound, ValidationError
 from .query import Ids, IndexRange, Intersect, Plan, Scan, Union, encoded_length
 from .query.evaluate import Getter
-from .query.indexkeys import TAG_NUMBER, path_getter, prefix_end, values_found
+from .query.indexkeys import TAG_NUMBER, path_getter, prefix_end, values_checked, values_found
 from .query.scim import parse_filter
 
 if TYPE_CHECKING:
@@ -93,15 +93,43 @@ def _plan(state: StoreState) -> tuple[tuple[dict[str, Any], bytes, Getter], ...]
     return plan
 
 
-def _keys_for(state: StoreState, rid_b: bytes, doc: Any) -> dict[bytes, tuple[dict[str, Any], bytes]]:
-    """Index key -> (definition, encoded value) for ``doc`` over every index of the store."""
+def _keys_for(
+    state: StoreState, rid_b: bytes, doc: Any, marks: dict[int, dict[str, bool]] | None = None
+) -> dict[bytes, tuple[dict[str, Any], bytes]]:
+    """Index key -> (definition, encoded value) for ``doc`` over every index of the store.
+
+    With ``marks``, what ``doc`` changes in the indexes' definitions is added to it
+    (see :func:`_marks_of`).
+    """
     out: dict[bytes, tuple[dict[str, Any], bytes]] = {}
     if doc is None:
         return out
     for definition, prefix, get in _plan(state):
-        for value_key in values_found(get, doc):
+        if marks is None:
+            values = values_found(get, doc)
+        else:
+            values, other = values_checked(get, doc)
+            _marks_of(definition, len(values), other, marks)
+        for value_key in values:
             out[prefix + value_key + rid_b] = (definition, value_key)
     return out
+
+
+def _marks_of(definition: dict[str, Any], values: int, other: bool, marks: dict[int, dict[str, bool]]) -> None:
+    """Note in ``marks`` what a document with ``values`` index values (and ``other``: a list or
+    dict too) changes in ``definition``. Both marks only ever go one way:
+
+    * ``multi``: set once a document gives two values. While it is not, two ranges on the
+      path merge into one, and a range's entries are its matches, each once.
+    * ``scalar``: set when the index is created over documents that only hold scalars at
+      the path, cleared once a document holds a list or a dict there too (which sorts after
+      every scalar). While it is set, a descending sort on the path can follow the index.
+      Indexes made before the mark existed do not have it.
+    """
+    if values > 1 and not definition.get("multi"):
+        marks.setdefault(int(definition["iid"]), {})["multi"] = True
+    if other and definition.get("scalar"):
+        marks.setdefault(int(definition["iid"]), {})["scalar"] = False
 
 
 def expected_entries(state: StoreState, rid_b: bytes, doc: Any) -> list[tuple[bytes, bytes]]:
@@ -146,10 +174,11 @@ def maintain(ctx: WriteCtx, state: StoreState, rid_b: bytes, old_doc: Any, new_d
     Checks unique indexes first and raises :class:`DuplicateKey` before writing anything.
     """
     old = _keys_for(state, rid_b, old_doc)
-    new = _keys_for(state, rid_b, new_doc)
+    marks: dict[int, dict[str, bool]] = {}
+    new = _keys_for(state, rid_b, new_doc, marks)
     added = [key for key in new if key not in old]
     txn, dbs = ctx.txn, ctx.dbs
-    _note_multi(ctx, state, new.values())
+    _mark(ctx, state, marks)
     for key in added:
         definition, value_key = new[key]
         if definition.get("unique"):
@@ -172,44 +201,30 @@ def add_entries(ctx: WriteCtx, state: StoreState, rid_b: bytes, doc: Any) -> Non
 
     :func:`maintain` with no old document, without its key map.
     """
-    multi = put_entries(ctx.txn.put, ctx.dbs["index"], state, rid_b, doc)
-    if multi:
-        _mark_multi(ctx, state, multi)
+    marks = put_entries(ctx.txn.put, ctx.dbs["index"], state, rid_b, doc)
+    if marks:
+        _mark(ctx, state, marks)
 
 
-def put_entries(put: Any, db: Any, state: StoreState, rid_b: bytes, doc: Any) -> set[int] | None:
-    """Put new document ``doc``'s index entries with ``put``; the iids of the indexes not yet
-    marked multi-valued that it gives several values (None if none: nothing to mark)."""
-    multi: set[int] | None = None
+def put_entries(put: Any, db: Any, state: StoreState, rid_b: bytes, doc: Any) -> dict[int, dict[str, bool]] | None:
+    """Put new document ``doc``'s index entries with ``put``; what it changes in the indexes'
+    definitions, by iid (None if nothing: see :func:`_marks_of`)."""
+    marks: dict[int, dict[str, bool]] | None = None
     for definition, prefix, get in _plan(state):
-        values = values_found(get, doc)
-        if len(values) > 1 and not definition.get("multi"):
-            multi = multi or set()
-            multi.add(int(definition["iid"]))
+        values, other = values_checked(get, doc)
+        if (len(values) > 1 and not definition.get("multi")) or (other and definition.get("scalar")):
+            marks = {} if marks is None else marks
+            _marks_of(definition, len(values), other, marks)
         for value_key in values:
             put(prefix + value_key + rid_b, b"", db=db)
-    return multi
+    return marks
 
 
-def _note_multi(ctx: WriteCtx, state: StoreState, entries: Iterable[tuple[dict[str, Any], bytes]]) -> None:
-    """Mark an index multi-valued the first time one document gives it two values.
-
-    While no document has more than one value at an index's path, two ranges
-    on that path in one ``and`` can be merged into one bounded range (see
-    :func:`candidates`); after that they must be intersected as sets.
-    """
-    counts: dict[int, int] = {}
-    for definition, _value in entries:
-        iid = int(definition["iid"])
-        counts[iid] = counts.get(iid, 0) + 1
-    _mark_multi(ctx, state, {iid for iid, n in counts.items() if n > 1})
-
-
-def _mark_multi(ctx: WriteCtx, state: StoreState, multi: set[int]) -> None:
-    """Mark the indexes ``multi`` (their iids) multi-valued in the catalog, if they are not yet."""
-    if not multi or all(d.get("multi") for d in state.indexes if int(d["iid"]) in multi):
+def _mark(ctx: WriteCtx, state: StoreState, marks: dict[int, dict[str, bool]]) -> None:
+    """Apply ``marks`` (iid -> fields, from :func:`_marks_of`) to the catalog's index definitions."""
+    if not marks:
         return
-    updated = [dict(d, multi=True) if int(d["iid"]) in multi else dict(d) for d in state.indexes]
+    updated = [dict(d, **marks[int(d["iid"])]) if int(d["iid"]) in marks else dict(d) for d in state.indexes]
     _set_indexes(ctx, state, updated)
 
 
@@ -246,17 +261,18 @@ def create_index(store: Store, path: str, *, unique: bool = False) -> None:
         if len(state.indexes) >= MAX_INDEXES:
             raise ValidationError(f"store {state.name!r} has {MAX_INDEXES} indexes, the most allowed")
         iid = int(state.record.get("next_iid", 1))
-        definition = {"path": path, "unique": unique, "iid": iid}
+        definition = {"path": path, "unique": unique, "iid": iid, "scalar": True}
         building = catalog.StoreState(
             ckey=state.ckey, sid=state.sid, prefix=state.prefix, record=state.record,
             version=state.version, indexes=(definition,),
         )  # fmt: skip
         txn, dbs = ctx.txn, ctx.dbs
         entries: list[bytes] = []
+        marks: dict[int, dict[str, bool]] = {}
         for rid_b, doc in _documents(txn, dbs, state):
-            keys = _keys_for(building, rid_b, doc)
-            if len(keys) > 1:
-                definition["multi"] = True
+            keys = _keys_for(building, rid_b, doc, marks)
+            if marks:
+                definition.update(marks.pop(iid))
             entries.extend(keys)
         if unique:
             _refuse_duplicates(txn, dbs, state, building, entries)
@@ -511,6 +527,63 @@ def range_window(txn: Any, dbs: dict[str, Any], state: StoreState, plan: IndexRa
         at, runs = stop, runs + 1
     # sorted() runs in C; past a few times the window, heapq's one pass is cheaper.
     return total, heapq.nsmallest(need, picked) if len(picked) > 16 * need else sorted(picked)[:need]
+
+
+def range_sorted(
+    txn: Any, dbs: dict[str, Any], state: StoreState, plan: IndexRange, need: int, *, descending: bool
+) -> tuple[int, list[bytes]]:
+    """How many entries ``plan`` (from :func:`single_range`) holds, and the first ``need`` rids
+    in the order ``find(sort=plan.path)`` gives (``-path`` when ``descending``).
+
+    That is the index's order, value by value: ascending or descending, and each value's
+    rids in rid order both ways (a stable sort keeps id order among equal values). Only the
+    values the page reaches are visited. Strings cut in the index (past
+    ``STRING_BODY_BYTES``) share one key for different values: such a group is read from
+    the documents and ordered by their whole values, as :func:`.query.sort_items` does.
+    The caller makes sure every entry is a match with no other kind of value at the path
+    (an exact range, no protected documents, and for ``descending`` an index whose
+    values have all been scalars): see ``find``.
+    """
+    found = _range_keys(txn, dbs, state, plan)
+    if found is None:
+        raise ValueError(f"no index on {plan.path!r}")  # pragma: no cover - single_range checked it
+    skip, keys = found
+    total = len(keys)
+    picked: list[bytes] = []
+    lo, hi = 0, total  # the keys not visited yet
+    while lo < hi and len(picked) < need:
+        key = keys[lo] if not descending else keys[hi - 1]
+        cut = skip + encoded_length(key[skip:])
+        value = key[:cut]
+        if descending:
+            begin, end = bisect_left(keys, value, lo, hi), hi
+            hi = begin
+        else:
+            after = prefix_end(value)
+            begin, end = lo, hi if after is None else bisect_left(keys, after, lo, hi)
+            lo = end
+        if value.endswith(_TRUNCATED):
+            picked += _whole_order(txn, dbs, state, plan.path, [k[cut:] for k in keys[begin:end]], descending)
+        else:
+            picked += [k[cut:] for k in keys[begin : min(end, begin + need - len(picked))]]
+    return total, picked[:need]
+
+
+def _whole_order(
+    txn: Any, dbs: dict[str, Any], state: StoreState, path: str, rids: list[bytes], descending: bool
+) -> list[bytes]:
+    """``rids`` (in rid order, one cut-string index value) ordered by their documents' values."""
+    from .query.sorting import total_order_key
+
+    get, pick = path_getter(path), max if descending else min
+    keyed = []
+    for rid_b in rids:
+        raw = txn.get(state.prefix + rid_b, db=dbs["docs"])
+        values = get(codec.record_body(raw, key=rid_b.decode())) if raw is not None else []
+        keyed.append((pick(map(total_order_key, values)) if values else (0, 0), rid_b))
+    # sorted() is stable: equal values keep rid order, also with reverse=True.
+    keyed.sort(key=lambda pair: pair[0], reverse=descending)
+    return [rid_b for _, rid_b in keyed]
 
 
 def _next_prefix(prefix: bytes) -> bytes:

@@ -484,9 +484,10 @@ class Store:
         written, when anything needs the general path: the catalog changed
         (``state`` is stale), the store is gone or its counters unreadable, the
         quota would be passed, the id exists, or ``doc`` (what ``body`` encodes)
-        gives an index that has held one value per document a second one (the
-        general path marks it multi-valued in the catalog); that path then
-        reports it or writes.
+        gives an index that has held one value per document a second one, or
+        a list or dict to an index whose values have all been scalars (the
+        general path marks that in the catalog); that path then reports it or
+        writes.
 
         Returns ``(transaction id, count, size, seq, stale, tail)``: ``add()``
         keeps it in ``state.extra["lane"]`` once the commit succeeded. LMDB
@@ -519,7 +520,7 @@ class Store:
         if not self._put_new(txn, state, sid + rid_b, record):
             return None
         if state.indexes and _indexes().put_entries(txn.put, dbs["index"], state, rid_b, doc):
-            return None  # a single-valued index got a second value: solo_write aborts all of it
+            return None  # an index definition must change: solo_write aborts all of it
         tail += feed_key[-8:] + len(entry).to_bytes(2, "big") + entry  # tail_entry()
         if len(tail) > _engine.TAIL_BYTES:  # read here: tests shorten it
             flush_tail(txn, dbs, sid, tail)

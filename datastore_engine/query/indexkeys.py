@@ -70,6 +70,7 @@ __all__ = [
     "prefix_end",
     "prefix_range",
     "range_for",
+    "values_checked",
     "values_found",
 ]
 
@@ -283,3 +284,20 @@ def values_found(get: Getter, doc: Any) -> set[bytes]:
         if value is None or isinstance(value, bool | int | float | str):
             keys.add(encode_value(value))
     return keys
+
+
+def values_checked(get: Getter, doc: Any) -> tuple[set[bytes], bool]:
+    """:func:`values_found`, and whether ``get`` also found a value that is no scalar (a
+    list or a dict: never indexed, yet a sort on the path sees it).
+
+    >>> values_checked(make_getter("a"), {"a": [1, {"b": 2}]})
+    ({b'\\x04\\xbf\\xf0\\x00\\x00\\x00\\x00\\x00\\x00\\x80'}, True)
+    """
+    keys: set[bytes] = set()
+    other = False
+    for value in get(doc):
+        if value is None or isinstance(value, bool | int | float | str):
+            keys.add(encode_value(value))
+        else:
+            other = True
+    return keys, other
