@@ -79,12 +79,6 @@ def _scans_fail() -> Iterator[None]:
         yield
 
 
-@pytest.fixture
-def engine() -> Iterator[dse.Engine]:
-    with dse.open_temporary() as opened:
-        yield opened
-
-
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(
     docs=st.lists(documents, min_size=1, max_size=25),
@@ -94,17 +88,17 @@ def engine() -> Iterator[dse.Engine]:
     index_first=st.booleans(),
 )
 def test_sorted_ranges_answer_as_a_full_scan(
-    engine: dse.Engine, docs: list[Any], query: str, sort: str, window: tuple[int, int], index_first: bool
+    fast: dse.Engine, docs: list[Any], query: str, sort: str, window: tuple[int, int], index_first: bool
 ) -> None:
     # ids not in value order, so an id-ordered answer would differ from a sorted one
-    plain, indexed = _pair(engine, {f"d{(i * 7) % 25:02d}": d for i, d in enumerate(docs)}, index_first=index_first)
+    plain, indexed = _pair(fast, {f"d{(i * 7) % 25:02d}": d for i, d in enumerate(docs)}, index_first=index_first)
     _same(plain, indexed, query, sort, *window)
 
 
-def test_both_directions_read_the_index_in_order(engine: dse.Engine) -> None:
+def test_both_directions_read_the_index_in_order(fast: dse.Engine) -> None:
     docs = {f"d{(i * 37) % 300:03d}": {"a": i % 9, "n": i} for i in range(300)}
     n = next(_names)
-    indexed = engine.store(f"i{n}")
+    indexed = fast.store(f"i{n}")
     indexed.create_index("a")
     indexed.put_many(docs)
     expected = sorted(docs.items(), key=lambda p: p[0])
@@ -121,11 +115,11 @@ def test_both_directions_read_the_index_in_order(engine: dse.Engine) -> None:
     assert page.total == sum(1 for d in docs.values() if 2 <= d["a"] < 5)
 
 
-def test_cut_strings_are_ordered_by_their_whole_values(engine: dse.Engine) -> None:
+def test_cut_strings_are_ordered_by_their_whole_values(fast: dse.Engine) -> None:
     tails = ["m", "b", "z", "a", "b", "\x00", "", "y" * 50]
     docs = {f"d{i:02d}": {"a": LONG + tail} for i, tail in enumerate(tails)}
     docs |= {"e1": {"a": "a"}, "e2": {"a": "z"}}
-    plain, indexed = _pair(engine, docs)
+    plain, indexed = _pair(fast, docs)
     for sort in ("a", "-a"):
         for start, count in [(0, 100), (0, 1), (1, 3), (4, 4), (8, 5)]:
             _same(plain, indexed, 'a ge ""', sort, start, count, via_index=True)
@@ -135,8 +129,8 @@ def test_cut_strings_are_ordered_by_their_whole_values(engine: dse.Engine) -> No
     assert [rid for rid, _ in whole][3:5] == ["d01", "d04"]  # equal values keep id order
 
 
-def test_a_list_or_dict_at_the_path_keeps_descending_sorts_off_the_index(engine: dse.Engine) -> None:
-    plain, indexed = _pair(engine, {f"d{i}": {"a": i} for i in range(6)})
+def test_a_list_or_dict_at_the_path_keeps_descending_sorts_off_the_index(fast: dse.Engine) -> None:
+    plain, indexed = _pair(fast, {f"d{i}": {"a": i} for i in range(6)})
     _same(plain, indexed, "a ge 2", "-a", 0, 100, via_index=True)  # no list or dict yet
     for store in (plain, indexed):
         store.add({"a": [3, {"k": 1}]}, rid="c0")  # through the lane: it declines, the general path marks
@@ -146,23 +140,23 @@ def test_a_list_or_dict_at_the_path_keeps_descending_sorts_off_the_index(engine:
     _same(plain, indexed, "a ge 2", "a", 0, 100)
 
 
-def test_an_index_built_over_a_dict_value_knows_it(engine: dse.Engine) -> None:
-    plain, indexed = _pair(engine, {"d0": {"a": 1}, "d1": {"a": [2, {"k": 1}]}, "d2": {"a": 3}}, index_first=False)
+def test_an_index_built_over_a_dict_value_knows_it(fast: dse.Engine) -> None:
+    plain, indexed = _pair(fast, {"d0": {"a": 1}, "d1": {"a": [2, {"k": 1}]}, "d2": {"a": 3}}, index_first=False)
     assert [rid for rid, _ in indexed.find("a ge 1", sort="-a").items] == ["d1", "d2", "d0"]
     _same(plain, indexed, "a ge 1", "-a", 0, 2)
 
 
-def test_an_update_that_adds_a_dict_is_marked_on_the_general_path(engine: dse.Engine) -> None:
-    plain, indexed = _pair(engine, {f"d{i}": {"a": i} for i in range(4)})
+def test_an_update_that_adds_a_dict_is_marked_on_the_general_path(fast: dse.Engine) -> None:
+    plain, indexed = _pair(fast, {f"d{i}": {"a": i} for i in range(4)})
     for store in (plain, indexed):
         store.put("d1", {"a": [1, {"k": 1}]})
         store.merge("d2", {"b": 1})
     assert [rid for rid, _ in indexed.find("a ge 0", sort="-a").items] == ["d1", "d3", "d2", "d0"]
-    assert engine.check() == []
+    assert fast.check() == []
 
 
-def test_protected_documents_keep_the_scan(engine: dse.Engine) -> None:
-    plain, indexed = _pair(engine, {f"d{i}": {"a": i} for i in range(5)})
+def test_protected_documents_keep_the_scan(fast: dse.Engine) -> None:
+    plain, indexed = _pair(fast, {f"d{i}": {"a": i} for i in range(5)})
     for store in (plain, indexed):
         store.put("d3", {"a": 3}, password="pw")
     page = indexed.find("a ge 1", sort="-a")
@@ -174,8 +168,8 @@ def test_protected_documents_keep_the_scan(engine: dse.Engine) -> None:
     ("query", "sort"),
     [("a ge 1", "a,n"), ("a ge 1", "n"), ("a ge 1 and n ge 0", "a"), ("a pr", "a"), ("a ge 1", "_id")],
 )
-def test_other_shapes_scan_and_answer_the_same(engine: dse.Engine, query: str, sort: str) -> None:
-    plain, indexed = _pair(engine, {f"d{(i * 3) % 10}": {"a": i % 4, "n": -i} for i in range(10)})
+def test_other_shapes_scan_and_answer_the_same(fast: dse.Engine, query: str, sort: str) -> None:
+    plain, indexed = _pair(fast, {f"d{(i * 3) % 10}": {"a": i % 4, "n": -i} for i in range(10)})
     calls: list[bool] = []
     real = index_module.range_sorted
 

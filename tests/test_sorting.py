@@ -155,12 +155,6 @@ def test_top_items_holds_about_n_items_not_all_of_them() -> None:
 _names = itertools.count()
 
 
-@pytest.fixture
-def loaded() -> Any:
-    with dse.open_temporary() as engine:
-        yield engine
-
-
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(
     docs=st.lists(documents, min_size=1, max_size=20),
@@ -170,14 +164,14 @@ def loaded() -> Any:
     indexed=st.booleans(),
 )
 def test_find_and_search_page_through_one_full_sort(
-    loaded: Any,
+    fast: dse.Engine,
     docs: list[dict[str, Any]],
     spec: list[str],
     window: tuple[int, int],
     filter: str,
     indexed: bool,
 ) -> None:
-    store = loaded.store(f"s{next(_names)}")
+    store = fast.store(f"s{next(_names)}")
     if indexed:
         store.create_index("a")
     for i, doc in enumerate(docs):
@@ -200,8 +194,8 @@ def _all(store: dse.Store) -> list[tuple[str, Any]]:
     return [(rid, store.get(rid)) for rid in sorted(store.keys())]
 
 
-def test_search_without_sort_pages_in_id_order_and_counts_every_hit(loaded: Any) -> None:
-    store = loaded.store("plain")
+def test_search_without_sort_pages_in_id_order_and_counts_every_hit(fast: dse.Engine) -> None:
+    store = fast.store("plain")
     for i in range(12):
         store.put(f"r{i:02d}", {"n": i})
     result = store.search({"query": {"range": {"n": {"gte": 3}}}, "from": 2, "size": 4})
