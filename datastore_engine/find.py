@@ -325,8 +325,8 @@ def _find_sorted(
     has no index entry to say so).
     """
     keys = parse_sort(sort)
-    if len(keys) != 1:
-        return None
+    if len(keys) != 1 or keys[0].path in ("_id", "_score"):
+        return None  # those two sort by the id (see sort_items), not by a field so named
     one = index.single_range(state, plan)
     if one is None or one.path != keys[0].path:
         return None

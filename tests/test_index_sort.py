@@ -182,3 +182,16 @@ def test_other_shapes_scan_and_answer_the_same(fast: dse.Engine, query: str, sor
         _same(plain, indexed, query, sort, 0, 100)
         _same(plain, indexed, query, sort, 2, 3)
     assert calls == []
+
+
+@pytest.mark.parametrize("sort", ["_id", "-_id", "_score", "-_score"])
+def test_a_field_named_like_a_special_sort_key_is_not_sorted_by_its_index(fast: dse.Engine, sort: str) -> None:
+    # "_id" sorts by document id and "_score" not at all (every hit scores 1.0), even when
+    # the documents have an indexed field of that name.
+    n = next(_names)
+    store = fast.store(f"special{n}")
+    store.create_index(sort.lstrip("-"))
+    store.put_many({f"d{i}": {sort.lstrip("-"): 9 - i} for i in range(5)})
+    page = store.find(f"{sort.lstrip('-')} ge 6", sort=sort)
+    expected = ["d0", "d1", "d2", "d3"]
+    assert [rid for rid, _ in page.items] == (expected[::-1] if sort == "-_id" else expected)
