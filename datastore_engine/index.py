@@ -221,11 +221,22 @@ def put_entries(put: Any, db: Any, state: StoreState, rid_b: bytes, doc: Any) ->
 
 
 def _mark(ctx: WriteCtx, state: StoreState, marks: dict[int, dict[str, bool]]) -> None:
-    """Apply ``marks`` (iid -> fields, from :func:`_marks_of`) to the catalog's index definitions."""
+    """Apply ``marks`` (iid -> fields, from :func:`_marks_of`) to the catalog's index definitions.
+
+    Onto the definitions as they stand in this transaction, not ``state``'s: ``put_many``
+    holds one state for a whole batch, so an earlier document's marks may be newer than
+    it (rebuilding from ``state`` would undo them).
+    """
     if not marks:
         return
-    updated = [dict(d, **marks[int(d["iid"])]) if int(d["iid"]) in marks else dict(d) for d in state.indexes]
-    _set_indexes(ctx, state, updated)
+    current = catalog.refresh(ctx, state)
+    updated, moved = [], False
+    for definition in current.indexes:
+        marked = dict(definition, **marks.get(int(definition["iid"]), {}))
+        moved = moved or marked != definition
+        updated.append(marked)
+    if moved:
+        _set_indexes(ctx, current, updated)
 
 
 def _check_path(path: object) -> str:

@@ -195,3 +195,28 @@ def test_a_field_named_like_a_special_sort_key_is_not_sorted_by_its_index(fast: 
     page = store.find(f"{sort.lstrip('-')} ge 6", sort=sort)
     expected = ["d0", "d1", "d2", "d3"]
     assert [rid for rid, _ in page.items] == (expected[::-1] if sort == "-_id" else expected)
+
+
+def test_put_many_keeps_the_marks_earlier_documents_of_the_batch_set(fast: dse.Engine) -> None:
+    # put_many holds one catalog state for its batch: a document's marks must be added to
+    # those an earlier document of the batch wrote, not rebuilt from that state.
+    s = fast.store(f"batch{next(_names)}")
+    s.create_index("a")
+    s.put_many({"x1": {"a": [1, 2]}, "x2": {"a": [9, {"d": 1}]}})  # multi, then not scalar
+    page = s.find("a ge 1")
+    assert [rid for rid, _ in page.items] == ["x1", "x2"] and page.total == 2
+    assert [rid for rid, _ in s.find("a ge 2 and a le 1").items] == ["x1"]
+    assert [rid for rid, _ in s.find("a ge 1", sort="-a").items] == ["x2", "x1"]
+
+    t = fast.store(f"batch{next(_names)}")
+    t.create_index("a")
+    t.create_index("b")
+    t.put_many({"x1": {"a": [5, {"d": 1}]}, "x2": {"b": {"d": 1}}, "x3": {"a": 7}})  # a, then b
+    assert [rid for rid, _ in t.find("a gt 0", sort="-a").items] == ["x1", "x3"]  # the dict first
+
+    u = fast.store(f"batch{next(_names)}")
+    u.create_index("a")
+    u.put("x1", {"a": 0})
+    u.put_many([("x1", {"a": [1, 2]}), ("x2", {"a": {"d": 1}})])  # an update, then a new document
+    assert u.find("a ge 2 and a le 1").total == 1
+    assert fast.check() == []
