@@ -50,7 +50,7 @@ from .query import (
 )
 from .query import describe as describe_plan
 from .query.evaluate import parse_timestamp
-from .query.indexkeys import encode_value
+from .query.indexkeys import STRING_BODY_BYTES, encode_value, is_cut
 from .query.scim import And, Compare, Node, parse_filter, string_eq
 
 if TYPE_CHECKING:
@@ -157,21 +157,18 @@ def _matches(
             yield rid, doc
 
 
-_EXACT_OPS = frozenset({"eq", "gt", "ge", "lt", "le"})
-_SHORT_LITERAL = 120  # bytes: far below where index keys cut strings (query.indexkeys)
 _STRING_TAG, _STRING_END = encode_value("")[:1], encode_value("")[1:]
 
 
 def _exact(text: str, state: StoreState, case_insensitive: bool) -> bool:
     """True when the index range of the filter holds exactly its matches (no re-check needed).
 
-    That is one comparison (eq gt ge lt le) on a plain indexed path with a
-    literal too short to be cut in the index, or an ``and`` of such
-    comparisons on one path whose index has never held two values in one
-    document (their ranges merge into one). Case-insensitive filters never
-    get here. The planner leaves out of the range what the index cannot
-    order (a date-time literal compares as an instant) or encode (an int
-    past float64): with such a part the range is a superset, not exact
+    That is one comparison the planner marks exact (``IndexRange.exact``: eq gt ge lt le
+    on an indexed path, with a literal the index holds whole), or an ``and`` of such
+    comparisons on one path whose index has never held two values in one document
+    (their ranges merge into one). Case-insensitive filters never get here. A part the
+    planner leaves out of the range (a date-time literal compares as an instant; an int
+    past float64 has no key) makes it a superset, not exact
     (``score ge 0 and score le "2024-01-01T00:00:00Z"``).
     """
     if case_insensitive:
@@ -190,22 +187,14 @@ def _exact_shape(text: str, indexed: frozenset[str], single: frozenset[str]) -> 
     parts = node.items if isinstance(node, And) else (node,)
     paths = set()
     for part in parts:
-        if not isinstance(part, Compare) or part.op not in _EXACT_OPS or part.path.urn is not None:
+        if not isinstance(part, Compare):  # a value path a[...] holds more than one comparison
             return False
-        if isinstance(part.value, str):
-            data = part.value.encode("utf-8", "surrogatepass")
-            # Its index body: each NUL is escaped to two bytes (query.indexkeys).
-            if len(data) + data.count(0) > _SHORT_LITERAL:
-                return False
-        # Ask the planner, not a copy of its rules: a part it plans as a scan (a
-        # date-time literal, a value with no index key) is left out of the range.
-        if not isinstance(plan_filter(part, indexed), IndexRange):
+        # Each part on its own: one that plans as a scan is not in the And's Intersect.
+        plan = plan_filter(part, indexed)
+        if not isinstance(plan, IndexRange) or not plan.exact:
             return False
-        paths.add(part.path.dotted)
-    if len(paths) != 1:
-        return False
-    (path,) = paths
-    return path in indexed and (len(parts) == 1 or path in single)
+        paths.add(plan.path)
+    return len(paths) == 1 and (len(parts) == 1 or paths <= single)
 
 
 def _has_protected(txn: Any, dbs: dict[str, Any], prefix: bytes) -> bool:
@@ -220,14 +209,14 @@ def _string_eq_rids(txn: Any, dbs: dict[str, Any], state: StoreState, path: str,
     The common lookup (``email eq "a@b.c"`` on an indexed path) skips parsing,
     planning and their caches, which miss for every new literal. It reads the
     very range the planner would (:func:`.query.indexkeys.eq_range`), and only
-    when that range is exact: a literal short enough never to be cut, and not a
+    when that range is exact: a literal the index holds whole, and not a
     date-time (those compare as instants, so the planner scans).
     """
     bases = state.extra.get("eq_bases")
     if bases is None:
         bases = state.extra["eq_bases"] = {str(d["path"]): index.prefix_of(state, int(d["iid"])) for d in state.indexes}
     base = bases.get(path)
-    if base is None or (len(value) > _SHORT_LITERAL // 4 and len(value.encode("utf-8", "surrogatepass")) > _SHORT_LITERAL):
+    if base is None or (len(value) > STRING_BODY_BYTES // 4 and is_cut(value)):
         return None
     if value[:1].isdigit() and parse_timestamp(value) is not None:  # a date-time starts with its year
         return None

@@ -429,7 +429,9 @@ def _merge_single_valued(state: StoreState, parts: tuple[Plan, ...]) -> list[Pla
                 continue
             lo = max(seen.lo, part.lo)
             his = [h for h in (seen.hi, part.hi) if h is not None]
-            merged[part.path] = IndexRange(part.path, lo, min(his) if his else None, f"{seen.label}, {part.label}")
+            merged[part.path] = IndexRange(
+                part.path, lo, min(his) if his else None, f"{seen.label}, {part.label}", seen.exact and part.exact
+            )
             continue
         out.append(part)
     return [*merged.values(), *out]

@@ -7,11 +7,14 @@ Each case asks the same filter, window by window, of an indexed and a plain stor
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
 
 import datastore_engine as dse
+from datastore_engine import find as find_module
+from datastore_engine.query.indexkeys import is_cut
 
 
 def _pair(engine: dse.Engine, docs: dict[str, dict[str, Any]], path: str) -> tuple[Any, Any]:
@@ -133,3 +136,46 @@ def test_a_bound_past_float64_is_checked_not_dropped() -> None:
         plain, indexed = _pair(engine, docs, "v")
         for query in (f"v ge 3 and v ge {big}", f"v le 3 and v le -{big}", f"v gt {big}"):
             _same_pages(plain, indexed, query, WINDOWS)
+
+
+_REAL_MATCHES = find_module._matches
+_AT_THE_CUT = [
+    "a" * 120,
+    "a" * 121,
+    "a" * 195,
+    "a" * 196,  # the longest string an index key holds whole
+    "a" * 197,
+    "é" * 98,  # 196 bytes of UTF-8
+    "é" * 99,
+    "\x00" * 98,  # 196 bytes once each NUL is escaped to two
+    "\x00" * 99,
+    "a" * 195 + "\x00",
+]
+
+
+@pytest.mark.parametrize("literal", _AT_THE_CUT, ids=lambda s: f"{len(s)}x{s[:1]!r}")
+def test_a_literal_is_exact_while_the_index_holds_it_whole(literal: str) -> None:
+    # Around where index keys cut strings: neighbours of the literal that share its cut,
+    # and longer strings; the answer is exact off the index exactly while the literal
+    # is not cut (its range then holds only values meeting the comparison).
+    near = [literal, literal + "b", literal[:-1], literal + "\x00", literal[:-1] + "b", "a" * 400, "b", "é" * 200]
+    docs = {f"d{(i * 5) % len(near)}": {"v": value} for i, value in enumerate(near)}
+    exact = not is_cut(literal)
+    with dse.open_temporary() as engine:
+        plain, indexed = _pair(engine, docs, "v")
+        for op in ("eq", "ge", "gt", "lt", "le"):
+            query = f"v {op} {json.dumps(literal)}"
+            _same_pages(plain, indexed, query, WINDOWS)
+            scans: list[bool] = []
+
+            def spy(*args: Any, scans: list[bool] = scans, **kwargs: Any) -> Any:
+                scans.append(True)
+                return _REAL_MATCHES(*args, **kwargs)
+
+            for sort in (None, "v", "-v"):
+                a = plain.find(query, sort=sort)
+                with pytest.MonkeyPatch.context() as mp:
+                    mp.setattr(find_module, "_matches", spy)
+                    b = indexed.find(query, sort=sort)
+                assert b.items == a.items and b.total == a.total, (query, sort)
+            assert scans == ([] if exact else [True, True, True]), (query, exact)

@@ -64,6 +64,7 @@ __all__ = [
     "ge_range",
     "gt_range",
     "index_values",
+    "is_cut",
     "le_range",
     "lt_range",
     "path_getter",
@@ -133,6 +134,15 @@ def _string_body(text: str) -> tuple[bytes, bool]:
     if cut.endswith(b"\x00"):
         cut = cut[:-1]
     return cut, True
+
+
+def is_cut(text: str) -> bool:
+    """True when ``text`` is too long for its index key to hold it whole.
+
+    >>> is_cut("a" * STRING_BODY_BYTES), is_cut("a" * (STRING_BODY_BYTES + 1))
+    (False, True)
+    """
+    return _string_body(text)[1]
 
 
 def encode_value(value: Any) -> bytes:

@@ -3,9 +3,11 @@
 A plan is data (frozen dataclasses):
 
 * ``Scan(reason)``: no narrowing; read every document.
-* ``IndexRange(path, lo, hi, label)``: documents with an index key ``K`` on
+* ``IndexRange(path, lo, hi, label, exact)``: documents with an index key ``K`` on
   ``path`` with ``lo <= K < hi`` (``hi`` None: no bound); ``lo``/``hi`` are
   over the encoded value part (``indexkeys``), the engine adds its prefix.
+  ``exact`` when the range holds only values meeting the comparison (``find``
+  then answers from the index without re-checking).
 * ``Ids(ids)``: exactly these document ids (``ids`` query; empty = nothing).
 * ``Union(parts)`` / ``Intersect(parts)``: of the parts' candidate sets.
 
@@ -88,12 +90,18 @@ class Scan:
 
 @dataclass(frozen=True, slots=True)
 class IndexRange:
-    """Index keys on ``path`` with ``lo <= key < hi``."""
+    """Index keys on ``path`` with ``lo <= key < hi``.
+
+    ``exact``: the keys in range are exactly the values meeting the comparison, not a
+    superset (``eq gt ge lt le`` with a literal the index encodes whole, not a string
+    long enough to be cut). With one value a document, they are then its matches.
+    """
 
     path: str
     lo: bytes
     hi: bytes | None
     label: str = ""
+    exact: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,6 +158,9 @@ def _literal(value: Scalar) -> str:
     return json.dumps(value, ensure_ascii=False)
 
 
+_EXACT_OPS = frozenset({"eq", "gt", "ge", "lt", "le"})
+
+
 def _range(path: str, op: str, value: Scalar, indexed: Collection[str]) -> Plan:
     if path not in indexed:
         return Scan(f"{path!r} is not indexed")
@@ -159,7 +170,9 @@ def _range(path: str, op: str, value: Scalar, indexed: Collection[str]) -> Plan:
         lo, hi = indexkeys.range_for(op, value)
     except ValueError:
         return Scan(f"{path} {op} {_literal(value)} has no index range")
-    return IndexRange(path, lo, hi, f"{op} {_literal(value)}")
+    # A cut string literal's range holds every string sharing its cut (a superset).
+    exact = op in _EXACT_OPS and not (isinstance(value, str) and indexkeys.is_cut(value))
+    return IndexRange(path, lo, hi, f"{op} {_literal(value)}", exact)
 
 
 # -- SCIM ---------------------------------------------------------------------------
