@@ -6,14 +6,17 @@ number ``sid`` and its index definitions. Live counters (count, size, last
 sequence, last write time) live apart, in ``counters``, so a document write
 never rewrites the catalog record.
 
-Every change to any catalog record bumps ``catalog_version`` (in ``meta``);
-each write transaction compares it with the version its :class:`StoreState`
-was loaded at and reloads on a difference, so settings changed by another
-engine or process (quota, structure, indexes, a drop) are seen at once.
+Every change to any catalog record gives ``catalog_version`` (in ``meta``) a
+new random value; each write transaction compares it with the version its
+:class:`StoreState` was loaded at and reloads on a difference, so settings
+changed by another engine or process (quota, structure, indexes, a drop) are
+seen at once. Random rather than counted, so that the version of a rolled-back
+change never comes back with another change.
 """
 
 from __future__ import annotations
 
+import os
 import struct
 import time
 from dataclasses import dataclass, field
@@ -108,8 +111,16 @@ def version(ctx: WriteCtx) -> int:
 
 
 def bump_version(ctx: WriteCtx) -> int:
-    """Record that a catalog record changed (every catalog write must call this)."""
-    new = read_version(ctx.txn, ctx.dbs) + 1
+    """Record that a catalog record changed (every catalog write must call this).
+
+    The new version is random, not the old one plus one: a transaction that is rolled
+    back may leave a :class:`StoreState` loaded at its version cached on a ``Store``, and
+    a counter would give the next commit's different catalog that same number.
+    """
+    old = read_version(ctx.txn, ctx.dbs)
+    new = old
+    while new in (old, 0):
+        new = int.from_bytes(os.urandom(8), "big")
     ctx.txn.put(b"catalog_version", U64.pack(new), db=ctx.dbs["meta"])
     c: WriteCtx | None = ctx
     while c is not None:

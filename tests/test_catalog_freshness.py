@@ -85,6 +85,31 @@ def test_an_index_made_in_a_rolled_back_transaction_is_never_used(two_handles: A
         assert store.indexes() == []
 
 
+def test_a_catalog_state_from_a_rolled_back_transaction_is_never_taken_for_a_later_commit(
+    tmp_path: Path,
+) -> None:
+    # The rolled-back transaction drops the index and writes, so the store caches the
+    # state it saw there. Another store's index then commits: a version counted up
+    # from the committed one gave that commit the rolled-back state's number, and the
+    # next write skipped the index that still exists. Found by review.
+    with dse.open(tmp_path / "db") as engine:
+        s, t = engine.store("s"), engine.store("t")
+        s.create_index("a")
+        s.put("x", {"a": 1})
+        with pytest.raises(RuntimeError), engine.transaction():
+            s.drop_index("a")
+            s.put("q", {"a": 2})
+            raise RuntimeError("roll back")
+        t.create_index("z")
+        s.put("w", {"a": 5})
+        assert [d["path"] for d in s.indexes()] == ["a"]
+        assert ids(s.find("a eq 5")) == ["w"]
+        assert engine.check() == []
+    with dse.open(tmp_path / "db") as engine:
+        assert ids(engine.store("s").find("a eq 5")) == ["w"]
+        assert engine.check() == []
+
+
 def test_repeated_lookups_in_one_snapshot_agree_with_a_scan(tmp_path: Path) -> None:
     with dse.open(tmp_path / "db", durable=False) as engine:
         store = engine.store("people")
