@@ -49,6 +49,7 @@ from .query import (
     top_items,
 )
 from .query import describe as describe_plan
+from .query.es import BoolQuery, Range, Search
 from .query.evaluate import parse_timestamp
 from .query.indexkeys import STRING_BODY_BYTES, encode_value, is_cut
 from .query.scim import And, Compare, Node, parse_filter, string_eq
@@ -389,6 +390,38 @@ def find(
     return Page(items=items, total=total, start=start, count=len(items))
 
 
+def _search_sorted(
+    txn: Any, dbs: dict[str, Any], state: StoreState, compiled: Search, plan: Plan
+) -> tuple[list[tuple[str, Any]], int] | None:
+    """The page (past ``from``) and total of a ``range`` query sorted by its own field, in
+    index order, or None.
+
+    ``{"query": {"range": {"ts": {"gte": ...}}}, "sort": [{"ts": "desc"}]}``, alone or
+    as the one ``must`` / ``filter`` clause of a ``bool``: one value meets every bound,
+    so an exact window of a single-valued index holds exactly the hits, each once. The
+    same conditions as ``find`` otherwise (see :func:`_find_sorted`).
+    """
+    query = compiled.query
+    if isinstance(query, BoolQuery):
+        clauses = query.must + query.filter
+        if query.should or query.must_not or query.minimum_should_match or len(clauses) != 1:
+            return None
+        query = clauses[0]
+    if not isinstance(query, Range) or len(compiled.sort) != 1 or not isinstance(plan, IndexRange) or not plan.exact:
+        return None
+    (key,) = compiled.sort
+    one = index.single_range(state, plan)
+    if one is None or key.path in ("_id", "_score") or one.path != key.path:
+        return None
+    if key.descending and not any(d["path"] == one.path and d.get("scalar") for d in state.indexes):
+        return None
+    if _has_protected(txn, dbs, state.prefix):
+        return None
+    need = compiled.from_ + compiled.size
+    total, window = index.range_sorted(txn, dbs, state, one, need, descending=key.descending)
+    return _read_page(txn, dbs, state, window[compiled.from_ :]), total
+
+
 def search(store: Store, body: Mapping[str, Any] | None) -> dict[str, Any]:
     """An Elasticsearch-shaped search (see :mod:`.query.es` for the subset)."""
     began = time.perf_counter()
@@ -399,17 +432,22 @@ def search(store: Store, body: Mapping[str, Any] | None) -> dict[str, Any]:
         state = store._read_state(txn)
         paths = index.indexed_paths(state)
         plan = plan_search(compiled, paths) if paths else Scan("the store has no indexes")
-        found = _matches(txn, env.dbs, state, plan, compiled.matches, with_rid=True)
+        done = _search_sorted(txn, env.dbs, state, compiled, plan) if compiled.sort and paths else None
         end = compiled.from_ + compiled.size
-        if compiled.sort:
-            top, total = top_items(found, compiled.sort, end, doc_of=_doc_of, rid_of=_rid_of)
+        if done is not None:
+            page, total = done
         else:
-            top, total = [], 0
-            for pair in found:  # in id order: keep the first ``end``, count the rest
-                if total < end:
-                    top.append(pair)
-                total += 1
-    hits = [(rid, compiled.source.apply(doc)) for rid, doc in top[compiled.from_ :]]
+            found = _matches(txn, env.dbs, state, plan, compiled.matches, with_rid=True)
+            if compiled.sort:
+                top, total = top_items(found, compiled.sort, end, doc_of=_doc_of, rid_of=_rid_of)
+            else:
+                top, total = [], 0
+                for pair in found:  # in id order: keep the first ``end``, count the rest
+                    if total < end:
+                        top.append(pair)
+                    total += 1
+            page = top[compiled.from_ :]
+    hits = [(rid, compiled.source.apply(doc)) for rid, doc in page]
     took = int((time.perf_counter() - began) * 1000)
     return build_response(hits, total=total, took_ms=took)
 

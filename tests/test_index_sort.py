@@ -220,3 +220,76 @@ def test_put_many_keeps_the_marks_earlier_documents_of_the_batch_set(fast: dse.E
     u.put_many([("x1", {"a": [1, 2]}), ("x2", {"a": {"d": 1}})])  # an update, then a new document
     assert u.find("a ge 2 and a le 1").total == 1
     assert fast.check() == []
+
+
+es_bounds = st.sampled_from([0, 1, -1, 0.5, 2**62, "a", "b", "", LONG, "2024-01-01T00:00:00Z"])
+es_ranges = st.dictionaries(st.sampled_from(["gt", "gte", "lt", "lte"]), es_bounds, min_size=1, max_size=2).map(
+    lambda bounds: {"range": {"a": bounds}}
+)
+es_queries = st.one_of(
+    es_ranges,
+    es_ranges.map(lambda r: {"bool": {"filter": [r]}}),
+    es_ranges.map(lambda r: {"bool": {"must": r}}),
+    es_ranges.map(lambda r: {"bool": {"filter": [r], "must_not": [{"term": {"a": 1}}]}}),
+    es_ranges.map(lambda r: {"bool": {"filter": [r, {"exists": {"field": "a"}}]}}),
+)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    docs=st.lists(documents, min_size=1, max_size=25),
+    query=es_queries,
+    order=st.sampled_from(["asc", "desc"]),
+    window=st.sampled_from([(0, 100), (0, 1), (1, 3), (2, 2), (30, 5), (0, 0)]),
+)
+def test_sorted_range_searches_answer_as_a_full_scan(
+    fast: dse.Engine, docs: list[Any], query: Any, order: str, window: tuple[int, int]
+) -> None:
+    plain, indexed = _pair(fast, {f"d{(i * 7) % 25:02d}": d for i, d in enumerate(docs)})
+    body = {"query": query, "sort": [{"a": order}], "from": window[0], "size": window[1]}
+    a, b = plain.search(body), indexed.search(body)
+    assert [(h["_id"], h["_source"]) for h in b["hits"]["hits"]] == [(h["_id"], h["_source"]) for h in a["hits"]["hits"]]
+    assert b["hits"]["total"] == a["hits"]["total"]
+
+
+def test_a_sorted_range_search_reads_the_index_in_order(fast: dse.Engine) -> None:
+    docs = {f"d{(i * 37) % 300:03d}": {"a": i % 9, "n": i} for i in range(300)}
+    plain, indexed = _pair(fast, docs)
+    for query in ({"range": {"a": {"gte": 3, "lt": 6}}}, {"bool": {"filter": {"range": {"a": {"gt": 2}}}}}):
+        for order in ("asc", "desc"):
+            for start, size in [(0, 10), (1, 5), (40, 30), (0, 0), (290, 20)]:
+                body = {"query": query, "sort": [{"a": {"order": order}}], "from": start, "size": size, "_source": ["n"]}
+                expected = plain.search(body)
+                with _scans_fail():
+                    got = indexed.search(body)
+                assert got["hits"]["hits"] == expected["hits"]["hits"]
+                assert got["hits"]["total"] == expected["hits"]["total"]
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"query": {"range": {"a": {"gte": 1}}}, "sort": [{"n": "asc"}]},
+        {"query": {"range": {"a": {"gte": 1}}}, "sort": ["a", "n"]},
+        {"query": {"range": {"a": {"gte": 1}}}, "sort": ["_id"]},
+        {"query": {"range": {"a": {"gte": 1, "lte": "2024-01-01T00:00:00Z"}}}, "sort": ["a"]},
+        {"query": {"bool": {"filter": [{"range": {"a": {"gte": 1}}}], "should": [{"term": {"n": 0}}]}}, "sort": ["a"]},
+        {"query": {"bool": {"must": [{"range": {"a": {"gte": 1}}}, {"range": {"n": {"lte": 0}}}]}}, "sort": ["a"]},
+        {"query": {"bool": {"filter": [{"range": {"a": {"gte": 1}}}], "minimum_should_match": 1}}, "sort": ["a"]},
+        {"query": {"term": {"a": 1}}, "sort": ["a"]},
+    ],
+)
+def test_other_searches_scan_and_answer_the_same(fast: dse.Engine, body: dict[str, Any]) -> None:
+    plain, indexed = _pair(fast, {f"d{(i * 3) % 10}": {"a": i % 4, "n": -i} for i in range(10)})
+    calls: list[bool] = []
+    real = index_module.range_sorted
+
+    def spy(*args: Any, **kwargs: Any) -> Any:
+        calls.append(True)
+        return real(*args, **kwargs)
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(index_module, "range_sorted", spy)
+        a, b = plain.search(body), indexed.search(body)
+    assert b["hits"] == a["hits"]
+    assert calls == []

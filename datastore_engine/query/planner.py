@@ -248,7 +248,9 @@ def _plan_range(q: Range, indexed: Collection[str]) -> Plan:
     if hi is not None and lo >= hi:
         return Ids(frozenset())
     label = " ".join(r.label for r in ranges)
-    return IndexRange(q.path.dotted, lo, hi, label)
+    # Exact when no bound was left out (a date-time is one) and none is a cut string.
+    exact = len(ranges) == len(plans) and all(r.exact for r in ranges)
+    return IndexRange(q.path.dotted, lo, hi, label, exact)
 
 
 def _plan_bool(q: BoolQuery, indexed: Collection[str]) -> Plan:
