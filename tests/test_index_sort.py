@@ -79,6 +79,21 @@ def _scans_fail() -> Iterator[None]:
         yield
 
 
+@contextlib.contextmanager
+def _index_order_reads() -> Iterator[list[bool]]:
+    """A list that gets an item for each page read in index order (``index.range_sorted``)."""
+    calls: list[bool] = []
+    real = index_module.range_sorted
+
+    def spy(*args: Any, **kwargs: Any) -> Any:
+        calls.append(True)
+        return real(*args, **kwargs)
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(index_module, "range_sorted", spy)
+        yield calls
+
+
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(
     docs=st.lists(documents, min_size=1, max_size=25),
@@ -170,18 +185,13 @@ def test_protected_documents_keep_the_scan(fast: dse.Engine) -> None:
 )
 def test_other_shapes_scan_and_answer_the_same(fast: dse.Engine, query: str, sort: str) -> None:
     plain, indexed = _pair(fast, {f"d{(i * 3) % 10}": {"a": i % 4, "n": -i} for i in range(10)})
-    calls: list[bool] = []
-    real = index_module.range_sorted
-
-    def spy(*args: Any, **kwargs: Any) -> Any:
-        calls.append(True)
-        return real(*args, **kwargs)
-
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(index_module, "range_sorted", spy)
+    with _index_order_reads() as calls:
         _same(plain, indexed, query, sort, 0, 100)
         _same(plain, indexed, query, sort, 2, 3)
     assert calls == []
+    with _index_order_reads() as control:  # the spy does see the index path when taken
+        indexed.find("a ge 1", sort="a")
+    assert control == [True]
 
 
 @pytest.mark.parametrize("sort", ["_id", "-_id", "_score", "-_score"])
@@ -281,15 +291,10 @@ def test_a_sorted_range_search_reads_the_index_in_order(fast: dse.Engine) -> Non
 )
 def test_other_searches_scan_and_answer_the_same(fast: dse.Engine, body: dict[str, Any]) -> None:
     plain, indexed = _pair(fast, {f"d{(i * 3) % 10}": {"a": i % 4, "n": -i} for i in range(10)})
-    calls: list[bool] = []
-    real = index_module.range_sorted
-
-    def spy(*args: Any, **kwargs: Any) -> Any:
-        calls.append(True)
-        return real(*args, **kwargs)
-
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(index_module, "range_sorted", spy)
+    with _index_order_reads() as calls:
         a, b = plain.search(body), indexed.search(body)
     assert b["hits"] == a["hits"]
     assert calls == []
+    with _index_order_reads() as control:  # the spy does see the index path when taken
+        indexed.search({"query": {"range": {"a": {"gte": 1}}}, "sort": ["a"]})
+    assert control == [True]
