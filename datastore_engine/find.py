@@ -39,6 +39,7 @@ from .query import (
     IndexRange,
     Plan,
     Scan,
+    SortKey,
     build_response,
     compile_filter,
     compile_projection,
@@ -303,8 +304,8 @@ def _find_exact(
     return None if rids is None else _exact_page(txn, dbs, state, rids, start, count)
 
 
-def _find_sorted(
-    txn: Any, dbs: dict[str, Any], state: StoreState, plan: Plan, sort: str | Sequence[str], start: int, count: int
+def _index_sorted(
+    txn: Any, dbs: dict[str, Any], state: StoreState, plan: Plan, keys: tuple[SortKey, ...], start: int, count: int
 ) -> tuple[list[tuple[str, Any]], int] | None:
     """Page and total of an exact plan sorted by its own path, in index order, or None.
 
@@ -312,9 +313,8 @@ def _find_sorted(
     documents instead of every match. Only one sort key on the path of a single-valued
     index's one range, with no protected documents; descending only while the index's
     values have all been scalars (a list or a dict at the path sorts first descending, but
-    has no index entry to say so).
+    has no index entry to say so). The caller checks the plan is its filter's exact answer.
     """
-    keys = parse_sort(sort)
     if len(keys) != 1 or keys[0].path in ("_id", "_score"):
         return None  # those two sort by the id (see sort_items), not by a field so named
     one = index.single_range(state, plan)
@@ -363,7 +363,7 @@ def find(
         plan = _filter_plan(state, filter, case_insensitive)
         if state.indexes and _exact(filter, state, bool(case_insensitive)):
             if sort:
-                done = _find_sorted(txn, env.dbs, state, plan, sort, start, count)
+                done = _index_sorted(txn, env.dbs, state, plan, parse_sort(sort), start, count)
             else:
                 done = _find_exact(txn, env.dbs, state, plan, start, count)
             if done is not None:
@@ -399,7 +399,7 @@ def _search_sorted(
     ``{"query": {"range": {"ts": {"gte": ...}}}, "sort": [{"ts": "desc"}]}``, alone or
     as the one ``must`` / ``filter`` clause of a ``bool``: one value meets every bound,
     so an exact window of a single-valued index holds exactly the hits, each once. The
-    same conditions as ``find`` otherwise (see :func:`_find_sorted`).
+    rest is ``find``'s :func:`_index_sorted`.
     """
     query = compiled.query
     if isinstance(query, BoolQuery):
@@ -407,19 +407,9 @@ def _search_sorted(
         if query.should or query.must_not or query.minimum_should_match or len(clauses) != 1:
             return None
         query = clauses[0]
-    if not isinstance(query, Range) or len(compiled.sort) != 1 or not isinstance(plan, IndexRange) or not plan.exact:
+    if not isinstance(query, Range) or not isinstance(plan, IndexRange) or not plan.exact:
         return None
-    (key,) = compiled.sort
-    one = index.single_range(state, plan)
-    if one is None or key.path in ("_id", "_score") or one.path != key.path:
-        return None
-    if key.descending and not any(d["path"] == one.path and d.get("scalar") for d in state.indexes):
-        return None
-    if _has_protected(txn, dbs, state.prefix):
-        return None
-    need = compiled.from_ + compiled.size
-    total, window = index.range_sorted(txn, dbs, state, one, need, descending=key.descending)
-    return _read_page(txn, dbs, state, window[compiled.from_ :]), total
+    return _index_sorted(txn, dbs, state, plan, compiled.sort, compiled.from_, compiled.size)
 
 
 def search(store: Store, body: Mapping[str, Any] | None) -> dict[str, Any]:
