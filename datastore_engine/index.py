@@ -39,7 +39,17 @@ from typing import TYPE_CHECKING, Any
 from . import catalog, codec
 from .codec import FLAG_DELETED
 from .errors import Conflict, DuplicateKey, NotFound, ValidationError
-from .query import Ids, IndexRange, Intersect, Plan, Scan, Union, encoded_length
+from .query import (
+    Ids,
+    IndexRange,
+    Intersect,
+    Plan,
+    Scan,
+    SortKey,
+    Union,
+    encoded_length,
+    sort_items,
+)
 from .query.evaluate import Getter
 from .query.indexkeys import TAG_NUMBER, path_getter, prefix_end, values_checked, values_found
 from .query.scim import parse_filter
@@ -586,17 +596,12 @@ def _whole_order(
     txn: Any, dbs: dict[str, Any], state: StoreState, path: str, rids: list[bytes], descending: bool
 ) -> list[bytes]:
     """``rids`` (in rid order, one cut-string index value) ordered by their documents' values."""
-    from .query.sorting import total_order_key
-
-    get, pick = path_getter(path), max if descending else min
-    keyed = []
+    docs = []
     for rid_b in rids:
-        raw = txn.get(state.prefix + rid_b, db=dbs["docs"])
-        values = get(codec.record_body(raw, key=rid_b.decode())) if raw is not None else []
-        keyed.append((pick(map(total_order_key, values)) if values else (0, 0), rid_b))
-    # sorted() is stable: equal values keep rid order, also with reverse=True.
-    keyed.sort(key=lambda pair: pair[0], reverse=descending)
-    return [rid_b for _, rid_b in keyed]
+        raw = txn.get(state.prefix + rid_b, db=dbs["docs"])  # None: _read_page skips it
+        docs.append((rid_b, None if raw is None else codec.record_body(raw, key=rid_b.decode())))
+    # sort_items is stable: equal values keep rid order, descending too.
+    return [rid_b for rid_b, _ in sort_items(docs, [SortKey(path, descending)], doc_of=lambda pair: pair[1])]
 
 
 def _next_prefix(prefix: bytes) -> bytes:
