@@ -521,7 +521,7 @@ def _required(clause: EsQuery) -> list[Conjunct]:
         return [plain_term(clause.path, op, value, general) for op, value in clause.bounds]
     if isinstance(clause, Prefix) and not clause.case_insensitive:
         return [plain_term(clause.path, "sw", clause.value, general)]
-    return [Conjunct((), "", "", None, general)]
+    return [Conjunct.closure(general)]
 
 
 def _excluded(clause: EsQuery) -> Conjunct:
@@ -530,7 +530,7 @@ def _excluded(clause: EsQuery) -> Conjunct:
     general: Callable[[Any], bool] = lambda doc: not pred("", doc)  # noqa: E731
     if isinstance(clause, Term) and len(clause.values) == 1 and not clause.case_insensitive:
         return plain_term(clause.path, "ne", clause.values[0], general)  # not any value equal
-    return Conjunct((), "", "", None, general)
+    return Conjunct.closure(general)
 
 
 def compile_matches(query: EsQuery) -> EsPredicate:

@@ -405,7 +405,7 @@ def plain_term(path: AttrPath, op: str, literal: Scalar, general: Predicate) -> 
         # A date-time literal compares date-time strings as instants: closure only.
         elif type(literal) is str and op in FAILS and (op not in _ORDERED or parse_timestamp(literal) is None):
             return Term(names, "str", op, literal, general)
-    return Term((), "", "", None, general)
+    return Term.closure(general)
 
 
 def _term(node: Node) -> Term:
@@ -415,7 +415,7 @@ def _term(node: Node) -> Term:
         return plain_term(node.path, "pr", None, general)
     if isinstance(node, Compare):
         return plain_term(node.path, node.op, node.value, general)
-    return Term((), "", "", None, general)
+    return Term.closure(general)
 
 
 def _compile_top(node: Node, fold: bool) -> Predicate:

@@ -69,6 +69,11 @@ class Term:
     literal: Any
     general: Predicate
 
+    @classmethod
+    def closure(cls, general: Predicate) -> Term:
+        """A conjunct answered by ``general`` alone (nothing inline)."""
+        return cls((), "", "", None, general)
+
 
 @lru_cache(maxsize=256)
 def _code(shape: tuple[tuple[str, str, int], ...]) -> CodeType:
