@@ -513,6 +513,15 @@ def single_range(state: StoreState, plan: Plan) -> IndexRange | None:
     return None
 
 
+def _run_end(keys: list[bytes], at: int, hi: int, skip: int) -> tuple[int, int]:
+    """Where the value of ``keys[at]`` ends: its key length up to the rid (``skip`` prefix
+    bytes and the encoded value), and the index past its last key before ``hi``."""
+    key = keys[at]
+    cut = skip + encoded_length(key[skip:])
+    after = prefix_end(key[:cut])
+    return cut, hi if after is None else bisect_left(keys, after, at, hi)
+
+
 #: Past this many distinct values, range_window cuts each key's rid instead of jumping value to value.
 _RUNS_JUMPED = 32
 
@@ -542,10 +551,7 @@ def range_window(txn: Any, dbs: dict[str, Any], state: StoreState, plan: IndexRa
             rest = _rids_of(islice(keys, at, None), skip)
             picked += heapq.nsmallest(need, rest) if len(rest) > 16 * need else rest
             break
-        key = keys[at]
-        cut = skip + encoded_length(key[skip:])
-        end = prefix_end(key[:cut])
-        stop = total if end is None else bisect_left(keys, end, at)
+        cut, stop = _run_end(keys, at, total, skip)
         picked += [key[cut:] for key in keys[at : min(stop, at + need)]]
         at, runs = stop, runs + 1
     # sorted() runs in C; past a few times the window, heapq's one pass is cheaper.
@@ -575,17 +581,15 @@ def range_sorted(
     picked: list[bytes] = []
     lo, hi = 0, total  # the keys not visited yet
     while lo < hi and len(picked) < need:
-        key = keys[lo] if not descending else keys[hi - 1]
-        cut = skip + encoded_length(key[skip:])
-        value = key[:cut]
         if descending:
-            begin, end = bisect_left(keys, value, lo, hi), hi
+            key = keys[hi - 1]
+            cut = skip + encoded_length(key[skip:])
+            begin, end = bisect_left(keys, key[:cut], lo, hi), hi
             hi = begin
         else:
-            after = prefix_end(value)
-            begin, end = lo, hi if after is None else bisect_left(keys, after, lo, hi)
-            lo = end
-        if value.endswith(_TRUNCATED):
+            cut, end = _run_end(keys, lo, hi, skip)
+            begin, lo = lo, end
+        if keys[begin][:cut].endswith(_TRUNCATED):
             picked += _whole_order(txn, dbs, state, plan.path, [k[cut:] for k in keys[begin:end]], descending)
         else:
             picked += [k[cut:] for k in keys[begin : min(end, begin + need - len(picked))]]
