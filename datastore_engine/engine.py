@@ -1225,9 +1225,8 @@ def pack_tail(tail: list[tuple[bytes, bytes]]) -> bytes:
     return b"".join(tail_entry(key, entry) for key, entry in tail)
 
 
-def unpack_tail(sid: bytes, tail: bytes) -> list[tuple[bytes, bytes]]:
-    """The ``(feed key, entry)`` pairs of store ``sid``'s feed tail (a counters record past its
-    first 40 bytes, :func:`counters_tail`); ValueError if it is cut short."""
+def _unpack_tail_py(sid: bytes, tail: bytes) -> list[tuple[bytes, bytes]]:
+    """:func:`unpack_tail` in Python, where the compiled module is not built."""
     out: list[tuple[bytes, bytes]] = []
     at, end = 0, len(tail)
     while at < end:
@@ -1239,6 +1238,16 @@ def unpack_tail(sid: bytes, tail: bytes) -> list[tuple[bytes, bytes]]:
         out.append((sid + bytes(tail[at : at + 8]), bytes(tail[at + 10 : at + 10 + size])))
         at += 10 + size
     return out
+
+
+#: ``unpack_tail(sid, tail)``: the ``(feed key, entry)`` pairs of store ``sid``'s feed
+#: tail (a counters record past its first 40 bytes, :func:`counters_tail`); ValueError
+#: if it is cut short. Compiled when the module is built (``_accel.c``; 36 -> ~2 us for
+#: a full 1 KiB tail, read every ~27th single insert), the same pairs and errors
+#: either way (``tests/test_accel.py``); :func:`pack_tail` has an example.
+unpack_tail: Callable[[bytes, bytes], list[tuple[bytes, bytes]]] = (
+    codec.accel_function("unpack_tail") or _unpack_tail_py
+)
 
 
 def counters_tail(raw: bytes) -> bytes:

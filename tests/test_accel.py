@@ -7,6 +7,9 @@ with the same error type and message, and every encoding must be the same bytes.
 First revisions (``put_many``'s loop): the records, feed entries and revision
 ids must be the same bytes and strings as the Python loop's, whether the digest
 comes from OpenSSL directly or through a ``hashlib`` object.
+
+Feed tails: the compiled reader must give the Python loop's pairs for every
+tail, and the same ValueError, word for word, for every damaged one.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from hypothesis import strategies as st
 
 import datastore_engine as dse
 from datastore_engine import changes, codec
+from datastore_engine import engine as engine_module
 from datastore_engine.errors import LimitExceeded, ValidationError
 
 try:
@@ -35,6 +39,7 @@ try:
         first_revision,
         first_revisions,
         plain_json,
+        unpack_tail,
         use_openssl,
     )
 except ImportError:  # not built here: the tests that call it are skipped (needs_accel)
@@ -50,6 +55,7 @@ def validation(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) 
         monkeypatch.setattr(codec, "_plain_json", None)
         monkeypatch.setattr(changes, "_first_revisions_c", None)
         monkeypatch.setattr(changes, "first_revision_fast", changes.first_revision)
+        monkeypatch.setattr(engine_module, "unpack_tail", engine_module._unpack_tail_py)
     elif not codec.accelerated():
         pytest.skip("the C accelerator is not built here")
     return str(request.param)
@@ -411,3 +417,70 @@ def test_put_many_gives_the_same_revisions_and_feed_either_way(engine: dse.Engin
     assert [store.get(rid) for rid, _ in items] == [doc for _, doc in items]
     feed = list(store.changes())
     assert [(c.rid, c.rev, c.deleted) for c in feed] == [(rid, rev, False) for (rid, _), rev in zip(items, revs, strict=True)]
+
+
+def _tail_outcome(read: Callable[[bytes, Any], Any], sid: bytes, tail: Any) -> Any:
+    """What reading a feed tail gives: its pairs, or the ValueError's words."""
+    try:
+        return read(sid, tail)
+    except ValueError as exc:
+        return ("ValueError", str(exc))
+
+
+_tail_entries = st.lists(st.tuples(st.binary(min_size=8, max_size=8), st.binary(max_size=300)), max_size=30)
+
+
+@needs_accel
+@settings(max_examples=400, deadline=None)
+@given(sid=st.binary(max_size=12), entries=_tail_entries, cut=st.integers(min_value=0), junk=st.binary(max_size=12))
+def test_the_compiled_feed_tail_reader_gives_the_python_loops_pairs_and_errors(
+    sid: bytes, entries: list[tuple[bytes, bytes]], cut: int, junk: bytes
+) -> None:
+    whole = engine_module.pack_tail([(sid + seq, entry) for seq, entry in entries])
+    assert unpack_tail(sid, whole) == [(sid + seq, entry) for seq, entry in entries]
+    for tail in (whole, whole[: cut % (len(whole) + 1)], whole + junk, junk):
+        python = _tail_outcome(engine_module._unpack_tail_py, sid, tail)
+        assert _tail_outcome(unpack_tail, sid, tail) == python
+        assert _tail_outcome(unpack_tail, sid, memoryview(tail)) == python  # a record read as a buffer
+
+
+@needs_accel
+def test_the_compiled_feed_tail_reader_is_the_one_the_engine_uses_and_names_the_cut() -> None:
+    assert engine_module.unpack_tail is unpack_tail
+    sid = (3).to_bytes(8, "big")
+    tail = engine_module.tail_entry(sid + (9).to_bytes(8, "big"), b"entry")
+    with pytest.raises(ValueError, match="feed tail entry of 5 bytes cut short at byte 0 of 14"):
+        unpack_tail(sid, tail[:-1])
+    with pytest.raises(ValueError, match="feed tail cut short at byte 15 of 17"):
+        unpack_tail(sid, tail + b"\x00\x00")
+
+
+@needs_accel
+@pytest.mark.parametrize("args", [(b"sid",), (b"sid", "text tail"), ("text sid", b""), (b"sid", b"", b"")])
+def test_the_compiled_feed_tail_reader_refuses_wrong_arguments(args: tuple[Any, ...]) -> None:
+    with pytest.raises(TypeError):
+        unpack_tail(*args)
+
+
+def test_single_inserts_past_many_feed_tails_list_the_same_feed_either_way(
+    engine: dse.Engine, validation: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each ~1 KiB of feed entries moves from the counters record into the feed tree, read by unpack_tail."""
+    read, reads = engine_module.unpack_tail, []
+
+    def counted(sid: bytes, tail: bytes) -> list[tuple[bytes, bytes]]:
+        reads.append(len(tail))
+        return read(sid, tail)
+
+    monkeypatch.setattr(engine_module, "unpack_tail", counted)
+    store = engine.store("one_by_one")
+    rids = [f"d{i:04d}" for i in range(200)]
+    revs = [store.put(rid, {"n": i}) for i, rid in enumerate(rids)]
+    for rid in rids[:150]:
+        store.add({"copy": rid}, rid=rid + "-copy")
+    feed = list(store.changes())
+    assert [(c.seq, c.rid, c.rev) for c in feed[:200]] == [(i + 1, rid, rev) for i, (rid, rev) in enumerate(zip(rids, revs, strict=True))]
+    assert [c.rid for c in feed[200:]] == [rid + "-copy" for rid in rids[:150]]
+    assert [c.seq for c in list(store.changes(since=190, limit=5))] == [191, 192, 193, 194, 195]
+    assert engine.check() == []
+    assert sum(size > engine_module.TAIL_BYTES for size in reads) >= 10  # tails moved into the tree
