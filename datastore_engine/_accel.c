@@ -410,7 +410,8 @@ first_revision(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
 /* unpack_tail(sid, tail): the (feed key, entry) pairs of a store's feed tail,
  * as engine.unpack_tail gives them (each entry: 8-byte sequence, 2-byte big-endian
  * length, the entry's bytes; the key is sid + sequence).  ValueError, with the
- * same words, when the tail is cut short.  27 entries of a 1 KiB tail: ~36 us
+ * same words, when the tail is cut short.  The tail may be any contiguous
+ * buffer (the engine passes bytes).  27 entries of a 1 KiB tail: ~36 us
  * in the Python loop, every ~27th insert of the single-insert lane. */
 static PyObject *
 unpack_tail(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
