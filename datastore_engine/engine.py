@@ -1242,7 +1242,7 @@ def _unpack_tail_py(sid: bytes, tail: bytes) -> list[tuple[bytes, bytes]]:
 
 #: ``unpack_tail(sid, tail)``: the ``(feed key, entry)`` pairs of store ``sid``'s feed
 #: tail (a counters record past its first 40 bytes, :func:`counters_tail`); ValueError
-#: if it is cut short. Compiled when the module is built (``_accel.c``; 36 -> ~2 us for
+#: if it is cut short. Compiled when the module is built (``_accel.c``; 36 -> ~3 us for
 #: a full 1 KiB tail, read every ~27th single insert), the same pairs and errors
 #: either way (``tests/test_accel.py``); :func:`pack_tail` has an example.
 unpack_tail: Callable[[bytes, bytes], list[tuple[bytes, bytes]]] = (
