@@ -205,40 +205,6 @@ def _has_protected(txn: Any, dbs: dict[str, Any], prefix: bytes) -> bool:
     return bool(cur.set_range(prefix)) and bytes(cur.key()).startswith(prefix)
 
 
-def _string_eq_rids(txn: Any, dbs: dict[str, Any], state: StoreState, path: str, value: str) -> list[bytes] | None:
-    """The sorted rids of ``path eq "value"`` read straight off the index, or None to plan normally.
-
-    The common lookup (``email eq "a@b.c"`` on an indexed path) skips parsing,
-    planning and their caches, which miss for every new literal. It reads the
-    very range the planner would (:func:`.query.indexkeys.eq_range`), and only
-    when that range is exact: a literal the index holds whole, and not a
-    date-time (those compare as instants, so the planner scans).
-    """
-    bases = state.extra.get("eq_bases")
-    if bases is None:
-        bases = state.extra["eq_bases"] = {str(d["path"]): index.prefix_of(state, int(d["iid"])) for d in state.indexes}
-    base = bases.get(path)
-    if base is None or (len(value) > STRING_BODY_BYTES // 4 and is_cut(value)):
-        return None
-    if value[:1].isdigit() and parse_timestamp(value) is not None:  # a date-time starts with its year
-        return None
-    # encode_value(value), self-delimiting so the rid follows it; string_eq's
-    # literals hold no control character, so there is no NUL to escape.
-    key = base + _STRING_TAG + value.encode("utf-8", "surrogatepass") + _STRING_END
-    cut = len(key)
-    rids: list[bytes] = []
-    cur = txn.cursor(db=dbs["index"])
-    if cur.set_range(key):
-        # (value, rid) keys: one value's entries come in rid order, the order of a scan.
-        found = cur.key()
-        while found.startswith(key):
-            rids.append(found[cut:])
-            if not cur.next():
-                break
-            found = cur.key()
-    return rids
-
-
 def _read_page(txn: Any, dbs: dict[str, Any], state: StoreState, rids: list[bytes]) -> list[tuple[str, Any]]:
     """``(rid, document)`` of each of ``rids`` that is live and unprotected, in the order given."""
     docs, prefix, get = dbs["docs"], state.prefix, txn.get
@@ -282,13 +248,54 @@ def _exact_page(
 def _lookup_page(
     txn: Any, store: Store, path: str, value: str, start: int, count: int
 ) -> tuple[list[tuple[str, Any]], int] | None:
-    """Page and total of ``path eq "value"`` straight off its index, or None to plan normally."""
+    """Page and total of ``path eq "value"`` read straight off its index, or None to plan normally.
+
+    The common lookup (``email eq "a@b.c"`` on an indexed path) skips parsing,
+    planning and their caches, which miss for every new literal. It reads the
+    very range the planner would (:func:`.query.indexkeys.eq_range`), and only
+    when that range is exact: a literal the index holds whole, and not a
+    date-time (those compare as instants, so the planner scans). When every
+    match fits the page, the documents are read in the same loop (what
+    :func:`_exact_page` would do, without its calls: ~8k instructions of ~75k).
+    """
     state = store._read_state(txn)
     if not state.indexes:
         return None
+    bases = state.extra.get("eq_bases")
+    if bases is None:
+        bases = state.extra["eq_bases"] = {str(d["path"]): index.prefix_of(state, int(d["iid"])) for d in state.indexes}
+    base = bases.get(path)
+    if base is None or (len(value) > STRING_BODY_BYTES // 4 and is_cut(value)):
+        return None
+    if value[:1].isdigit() and parse_timestamp(value) is not None:  # a date-time starts with its year
+        return None
+    # encode_value(value), self-delimiting so the rid follows it; string_eq's
+    # literals hold no control character, so there is no NUL to escape.
+    key = base + _STRING_TAG + value.encode("utf-8", "surrogatepass") + _STRING_END
+    cut = len(key)
+    rids: list[bytes] = []
     dbs = store._env.dbs
-    rids = _string_eq_rids(txn, dbs, state, path, value)
-    return None if rids is None else _exact_page(txn, dbs, state, rids, start, count)
+    cur = txn.cursor(db=dbs["index"])
+    if cur.set_range(key):
+        # (value, rid) keys: one value's entries come in rid order, the order of a scan.
+        found = cur.key()
+        while found.startswith(key):
+            rids.append(found[cut:])
+            if not cur.next():
+                break
+            found = cur.key()
+    if start or len(rids) > count:
+        return _exact_page(txn, dbs, state, rids, start, count)
+    # Every candidate fits in the page: read them all and count what is live and
+    # unprotected, without asking the passwords table whether anything is protected.
+    docs, prefix, get = dbs["docs"], state.prefix, txn.get
+    items: list[tuple[str, Any]] = []
+    for rid_b in rids:
+        raw = get(prefix + rid_b, db=docs)
+        if raw is not None and not raw[0] & _SKIP:
+            rid = rid_b.decode()
+            items.append((rid, codec.record_body(raw, key=rid)))
+    return items, len(items)
 
 
 def _find_exact(
