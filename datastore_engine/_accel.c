@@ -6,6 +6,9 @@
  *    and first_revision, the same for one document (the single-insert lane).
  * 3. unpack_tail: the entries of a store's feed tail (engine.unpack_tail), read
  *    each time the tail moves into the feed tree and when the feed is listed.
+ * 4. string_eq: the filter of an indexed lookup (``email eq "a@b.c"``) split
+ *    into path and literal without the regex (query.scim.string_eq), the first
+ *    step of every find() with a text filter.
  *
  * plain_json(value, max_depth) answers one question: is ``value`` made only
  * of exact ``dict`` (with exact ``str`` keys), exact ``list``, exact ``str``,
@@ -533,6 +536,151 @@ drop_openssl(PyObject *module, PyObject *unused)
     Py_RETURN_NONE;
 }
 
+/* string_eq(text, max_length): (dotted path, literal) when text is whole
+ * ``path eq "literal"`` as query.scim.string_eq reads it, else None.
+ *
+ * The same language as scim._STRING_EQ_RE with fullmatch:
+ *     \s* NAME(.NAME)* \s+ [eE][qQ] \s+ " [^"\\\x00-\x1f]* " \s*
+ * where NAME is [A-Za-z0-9_$][A-Za-z0-9_$-]* and \s is what the regex takes
+ * as white space in a str pattern (Py_UNICODE_ISSPACE); and, as there, None
+ * for a text longer than max_length or a path whose first name is and / or /
+ * not (the parser reads those as keywords). No backtracking is needed: a
+ * name cannot hold white space, a dot or a quote, nor the literal a quote, so
+ * each part ends at the first character that cannot continue it.
+ * ~0.6 us in Python (regex, groups, checks), ~0.1 us here.
+ */
+static int
+name_start(Py_UCS4 c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '$';
+}
+
+static int
+reserved_first(int kind, const void *data, Py_ssize_t start, Py_ssize_t end)
+{
+    static const char *words[] = {"and", "or", "not"};
+    Py_ssize_t len = end - start;
+    for (Py_ssize_t i = start; i < end; i++) {
+        if (PyUnicode_READ(kind, data, i) == '.') {
+            len = i - start;
+            break;
+        }
+    }
+    for (size_t w = 0; w < sizeof(words) / sizeof(words[0]); w++) {
+        if ((Py_ssize_t)strlen(words[w]) != len) {
+            continue;
+        }
+        Py_ssize_t i = 0;
+        while (i < len) {
+            Py_UCS4 c = PyUnicode_READ(kind, data, start + i);
+            if (c >= 'A' && c <= 'Z') {
+                c += 'a' - 'A';
+            }
+            if (c != (Py_UCS4)(unsigned char)words[w][i]) {
+                break;
+            }
+            i++;
+        }
+        if (i == len) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+static PyObject *
+string_eq(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    (void)module;
+    if (nargs != 2 || !PyUnicode_Check(args[0]) || !PyLong_Check(args[1])) {
+        PyErr_SetString(PyExc_TypeError, "string_eq(text, max_length) takes a str and an int");
+        return NULL;
+    }
+    PyObject *text = args[0];
+    Py_ssize_t max_length = PyLong_AsSsize_t(args[1]);
+    if (max_length == -1 && PyErr_Occurred()) {
+        return NULL;
+    }
+    Py_ssize_t n = PyUnicode_GET_LENGTH(text);
+    if (n > max_length) {
+        Py_RETURN_NONE;
+    }
+    int kind = PyUnicode_KIND(text);
+    const void *data = PyUnicode_DATA(text);
+    Py_ssize_t i = 0;
+#define AT(k) PyUnicode_READ(kind, data, (k))
+    while (i < n && Py_UNICODE_ISSPACE(AT(i))) {
+        i++;
+    }
+    Py_ssize_t path_start = i;
+    for (;;) { /* one NAME, then on to the next after a dot */
+        if (i >= n || !name_start(AT(i))) {
+            Py_RETURN_NONE;
+        }
+        i++;
+        while (i < n && (name_start(AT(i)) || AT(i) == '-')) {
+            i++;
+        }
+        if (i + 1 < n && AT(i) == '.' && name_start(AT(i + 1))) {
+            i++;
+            continue;
+        }
+        break;
+    }
+    Py_ssize_t path_end = i;
+    if (i >= n || !Py_UNICODE_ISSPACE(AT(i))) {
+        Py_RETURN_NONE;
+    }
+    while (i < n && Py_UNICODE_ISSPACE(AT(i))) {
+        i++;
+    }
+    if (i + 1 >= n || (AT(i) != 'e' && AT(i) != 'E') || (AT(i + 1) != 'q' && AT(i + 1) != 'Q')) {
+        Py_RETURN_NONE;
+    }
+    i += 2;
+    if (i >= n || !Py_UNICODE_ISSPACE(AT(i))) {
+        Py_RETURN_NONE;
+    }
+    while (i < n && Py_UNICODE_ISSPACE(AT(i))) {
+        i++;
+    }
+    if (i >= n || AT(i) != '"') {
+        Py_RETURN_NONE;
+    }
+    Py_ssize_t literal_start = ++i;
+    for (;;) {
+        if (i >= n) {
+            Py_RETURN_NONE; /* no closing quote */
+        }
+        Py_UCS4 c = AT(i);
+        if (c == '"') {
+            break;
+        }
+        if (c == '\\' || c < 0x20) {
+            Py_RETURN_NONE;
+        }
+        i++;
+    }
+    Py_ssize_t literal_end = i++;
+    while (i < n && Py_UNICODE_ISSPACE(AT(i))) {
+        i++;
+    }
+    if (i != n || reserved_first(kind, data, path_start, path_end)) {
+        Py_RETURN_NONE;
+    }
+#undef AT
+    PyObject *path = PyUnicode_Substring(text, path_start, path_end);
+    PyObject *literal = path == NULL ? NULL : PyUnicode_Substring(text, literal_start, literal_end);
+    if (literal == NULL) {
+        Py_XDECREF(path);
+        return NULL;
+    }
+    PyObject *out = PyTuple_Pack(2, path, literal);
+    Py_DECREF(path);
+    Py_DECREF(literal);
+    return out;
+}
+
 static PyMethodDef methods[] = {
     {"plain_json", (PyCFunction)(void (*)(void))plain_json, METH_FASTCALL,
      "plain_json(value, max_depth, /) -> bool\n\n"
@@ -547,6 +695,9 @@ static PyMethodDef methods[] = {
     {"unpack_tail", (PyCFunction)(void (*)(void))unpack_tail, METH_FASTCALL,
      "unpack_tail(sid, tail, /) -> [(feed key, entry), ...]\n\n"
      "The entries of a store's feed tail (see engine.unpack_tail); ValueError if cut short."},
+    {"string_eq", (PyCFunction)(void (*)(void))string_eq, METH_FASTCALL,
+     "string_eq(text, max_length, /) -> (path, literal) or None\n\n"
+     "The path and literal of a whole `path eq \"literal\"` filter (see query.scim.string_eq)."},
     {"use_openssl", (PyCFunction)(void (*)(void))use_openssl, METH_FASTCALL,
      "use_openssl(library, probe, expected, /) -> bool\n\n"
      "Hash first revisions with the EVP functions of an already loaded library\n"
@@ -559,7 +710,7 @@ static PyMethodDef methods[] = {
 static struct PyModuleDef module = {
     PyModuleDef_HEAD_INIT,
     "datastore_engine._accel",
-    "Optional compiled fast paths of the write path (see codec.py and changes.py).",
+    "Optional compiled fast paths (see codec.py, changes.py, engine.py and find.py).",
     -1,
     methods,
     NULL,

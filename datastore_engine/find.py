@@ -53,7 +53,7 @@ from .query import describe as describe_plan
 from .query.es import BoolQuery, Range, Search
 from .query.evaluate import parse_timestamp
 from .query.indexkeys import STRING_BODY_BYTES, encode_value, is_cut
-from .query.scim import And, Compare, Node, parse_filter, string_eq
+from .query.scim import MAX_FILTER_LENGTH, And, Compare, Node, parse_filter, string_eq
 
 if TYPE_CHECKING:
     from .catalog import StoreState
@@ -63,6 +63,10 @@ __all__ = ["MAX_FIND_COUNT", "explain", "find", "search"]
 
 MAX_FIND_COUNT = 10_000
 _SKIP = FLAG_DELETED | FLAG_PROTECTED
+
+#: ``string_eq(text, max_length)``: the compiled one when built (``_accel.c``; the
+#: same answers, tests/test_accel.py), ~0.1 us a filter instead of ~0.6 us.
+_string_eq: Callable[[str, int], tuple[str, str] | None] = codec.accel_function("string_eq") or string_eq
 
 
 @lru_cache(maxsize=1024)
@@ -348,7 +352,7 @@ def find(
 ) -> Page[tuple[str, Any]]:
     """Documents matching a SCIM filter, one page of them (see the module docstring)."""
     # The indexed lookup (path eq "literal") is recognised first: it skips the parser.
-    lookup = string_eq(filter) if type(filter) is str and not sort and not case_insensitive else None
+    lookup = _string_eq(filter, MAX_FILTER_LENGTH) if type(filter) is str and not sort and not case_insensitive else None
     if not (type(start) is int and type(count) is int and start >= 0 and 0 <= count <= MAX_FIND_COUNT):
         start, count = _check_window(start, count)  # raises, or takes an int subclass
     if lookup is None:
@@ -364,7 +368,7 @@ def find(
             items, total = done
             if projection is not None:
                 items = [(rid, projection(doc)) for rid, doc in items]
-            return Page(items=items, total=total, start=start, count=len(items))
+            return Page(items, total, start, len(items))  # positional: ~0.16 us less than by keyword
     with env.reading() as txn:
         state = store._read_state(txn)
         plan = _filter_plan(state, filter, case_insensitive)

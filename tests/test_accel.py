@@ -10,6 +10,9 @@ comes from OpenSSL directly or through a ``hashlib`` object.
 
 Feed tails: the compiled reader must give the Python loop's pairs for every
 tail, and the same ValueError, word for word, for every damaged one.
+
+Lookup filters: the compiled ``string_eq`` must split exactly the texts the
+regex of ``query.scim.string_eq`` splits, into the same path and literal.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ import enum
 import hashlib
 import math
 import os
+import re
 import subprocess
 import sys
 from collections import OrderedDict
@@ -31,7 +35,9 @@ from hypothesis import strategies as st
 import datastore_engine as dse
 from datastore_engine import changes, codec
 from datastore_engine import engine as engine_module
+from datastore_engine import find as find_module
 from datastore_engine.errors import LimitExceeded, ValidationError
+from datastore_engine.query import scim
 
 try:
     from datastore_engine._accel import (
@@ -39,6 +45,7 @@ try:
         first_revision,
         first_revisions,
         plain_json,
+        string_eq,
         unpack_tail,
         use_openssl,
     )
@@ -56,6 +63,7 @@ def validation(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) 
         monkeypatch.setattr(changes, "_first_revisions_c", None)
         monkeypatch.setattr(changes, "first_revision_fast", changes.first_revision)
         monkeypatch.setattr(engine_module, "unpack_tail", engine_module._unpack_tail_py)
+        monkeypatch.setattr(find_module, "_string_eq", scim.string_eq)
     elif not codec.accelerated():
         pytest.skip("the C accelerator is not built here")
     return str(request.param)
@@ -484,3 +492,74 @@ def test_single_inserts_past_many_feed_tails_list_the_same_feed_either_way(
     assert [c.seq for c in list(store.changes(since=190, limit=5))] == [191, 192, 193, 194, 195]
     assert engine.check() == []
     assert sum(size > engine_module.TAIL_BYTES for size in reads) >= 10  # tails moved into the tree
+
+
+# -- lookup filters ------------------------------------------------------------------------------
+
+_spaces = st.lists(st.sampled_from([" ", "\t", "\n", "\u3000", "\xa0", "\x1c", "\x85", "\u200b", "x"]), max_size=3)
+_names = st.text(alphabet="aAnNdDoOrRtTz09_$-.é", min_size=0, max_size=8)
+_ops = st.sampled_from(["eq", "EQ", "eQ", "Eq", "ne", "e", "eqq", "pr"])
+_literals = st.text(alphabet=st.characters(codec="utf-8", exclude_categories=["Cs"]), max_size=12) | st.text(
+    alphabet='ab"\\\x00\x1f\x7f \u2028é', max_size=8
+)
+
+
+_filters = st.builds(
+    lambda a, path, b, op, c, lit, close, d, tail: f'{a}{path}{b}{op}{c}"{lit}{close}{d}{tail}',
+    _spaces.map("".join), _names, _spaces.map("".join), _ops, _spaces.map("".join), _literals,
+    st.sampled_from(['"', "", '""']), _spaces.map("".join), st.sampled_from(["", "", " or b pr", ")", "x"]),
+)
+
+
+@needs_accel
+@settings(max_examples=3000, deadline=None)
+@given(text=_filters | st.text(alphabet='ae q."\\ \t$-_\u3000', max_size=16))
+def test_the_compiled_lookup_split_takes_exactly_the_filters_the_regex_takes(text: str) -> None:
+    assert string_eq(text, scim.MAX_FILTER_LENGTH) == scim.string_eq(text)
+
+
+@needs_accel
+def test_the_compiled_lookup_split_is_the_one_find_uses_and_keeps_the_edges() -> None:
+    assert find_module._string_eq is string_eq
+    assert string_eq('email eq "a@b.c"', 100) == ("email", "a@b.c")
+    assert string_eq('\u3000a.b-c\u3000EQ\t"\u00e9 x"\n', 100) == ("a.b-c", "\u00e9 x")
+    assert string_eq('a eq ""', 100) == ("a", "")
+    long = 'a eq "' + "x" * 94 + '"'  # 101 characters
+    assert string_eq(long, 101) == ("a", "x" * 94)
+    assert string_eq(long, 100) is None and scim.string_eq(long, 100) is None
+    for text in ['and eq "x"', 'OR.b eq "x"', 'Not eq "x"', 'a.-b eq "x"', 'a. eq "x"', 'a eq"x"', 'a eq "x\\"',
+                 'a eq "x', 'a eq "\x1f"', '-a eq "x"', 'a eq "x" y', 'a eq "x"" ', "", " "]:  # fmt: skip
+        assert string_eq(text, 100) is None, text
+        assert scim.string_eq(text) is None, text
+    assert string_eq('andy eq "x"', 100) == ("andy", "x")
+
+
+@needs_accel
+@pytest.mark.parametrize("args", [('a eq "x"',), (b'a eq "x"', 10), ('a eq "x"', "10"), ('a eq "x"', 10, 1)])
+def test_the_compiled_lookup_split_refuses_wrong_arguments(args: tuple[Any, ...]) -> None:
+    with pytest.raises(TypeError):
+        string_eq(*args)
+
+
+def test_the_regex_white_space_is_what_the_compiled_split_skips() -> None:
+    """The C code skips Py_UNICODE_ISSPACE, which is str.isspace; the regex's ``\\s`` must be that set."""
+    space = re.compile(r"\s")
+    assert [c for c in range(sys.maxunicode + 1) if (space.fullmatch(chr(c)) is not None) != chr(c).isspace()] == []
+
+
+def test_indexed_lookups_spelled_every_way_answer_like_a_scan_either_way(engine: dse.Engine, validation: str) -> None:
+    plain, indexed = engine.store("plain"), engine.store("indexed")
+    docs = {"d1": {"email": "a@x.org", "and": {"b": "a@x.org"}}, "d2": {"email": "b@x.org"},
+            "d3": {"email": ["a@x.org", "c@x.org"]}, "d4": {"email": "a@x.org"}}  # fmt: skip
+    for store in (plain, indexed):
+        store.put_many(list(docs.items()))
+        store.delete("d4")
+    indexed.create_index("email")
+    texts = ['email eq "a@x.org"', '  email\u3000EQ\t"a@x.org" ', 'email eq "c@x.org"', 'email eq "nobody"',
+             'email eq "a@x.org" or email eq "b@x.org"', 'email eq "b@x.org"', 'and.b eq "a@x.org"']  # fmt: skip
+    for text in texts:
+        assert indexed.find(text).items == plain.find(text).items, text
+    assert [rid for rid, _ in indexed.find('email eq "a@x.org"').items] == ["d1", "d3"]
+    assert [rid for rid, _ in indexed.find('and.b eq "a@x.org"').items] == ["d1"]  # the parser's path, not the split's
+    with pytest.raises(dse.InvalidFilter, match="expected an attribute name"):
+        indexed.find('and eq "a@x.org"')

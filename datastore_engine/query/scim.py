@@ -393,7 +393,7 @@ _SIMPLE_RE = re.compile(
 _RESERVED_FIRST = frozenset({"and", "or", "not"})
 
 
-def string_eq(text: str) -> tuple[str, str] | None:
+def string_eq(text: str, max_length: int = MAX_FILTER_LENGTH) -> tuple[str, str] | None:
     """``(dotted path, literal)`` when ``text`` is exactly ``path eq "plain literal"``, else None.
 
     The lookup filter of an indexed ``find`` (``email eq "a@b.c"``) in the
@@ -402,8 +402,11 @@ def string_eq(text: str) -> tuple[str, str] | None:
 
     >>> string_eq('email eq "a@b.c"'), string_eq('age eq 3'), string_eq('a eq "x" or b pr')
     (('email', 'a@b.c'), None, None)
+
+    None too for a text longer than ``max_length``. ``_accel.string_eq`` is the
+    same function compiled (``find`` uses it when built).
     """
-    if len(text) > MAX_FILTER_LENGTH:
+    if len(text) > max_length:
         return None
     match = _STRING_EQ_RE.fullmatch(text)
     if match is None:
