@@ -5,7 +5,10 @@ each backend's imports, memory and page-cache state are its own and peak RSS
 (``ru_maxrss``) is per backend. In serve mode the child opens its backend, says so on
 stdout, and then waits for one command a line on stdin:
 
-- ``run <workload>``: run that workload, answer its row as one JSON line;
+- ``run <workload>``: run that workload, answer its row as one JSON line; a sliced
+  workload (see :mod:`bench.workloads`) runs its first part only and answers
+  ``{"workload": ..., "status": "paused"}``;
+- ``step``: run the next part of the paused workload, answer as ``run`` does;
 - ``finish``: close the backend, answer the whole result (every row, the memory
   figures, ``seconds``, ``pid``) as one JSON line, exit 0.
 
@@ -39,7 +42,7 @@ from bench.backends import load_backend
 from bench.backends.base import Backend, Unsupported
 from bench.config import Config, for_backend, mode_config
 from bench.memory import AnonSampler, anon_rss_mb
-from bench.workloads import SCALE_TITLE, WORKLOADS, Outcome, scale
+from bench.workloads import SCALE_TITLE, WORKLOADS, Outcome, Steps, scale
 
 # The plain-file backend only stands in for blobs.
 ONLY: dict[str, tuple[str, ...]] = {"file": ("blobs",)}
@@ -48,6 +51,9 @@ ONLY: dict[str, tuple[str, ...]] = {"file": ("blobs",)}
 # that backend exit with DIE_STATUS when told to run that workload, as a crash would.
 DIE_AT_ENV = "BENCH_CHILD_DIE_AT"
 DIE_STATUS = 86
+
+# The status of a serve-mode answer for a sliced workload between its parts.
+PAUSED = "paused"
 
 
 def peak_rss_mb() -> float:
@@ -92,28 +98,58 @@ def _status(exc: BaseException) -> str:
     return f"error: {type(exc).__name__}: {exc}"
 
 
-def _record(
-    name: str, title: str, fn: Callable[[], Outcome], *, notes: dict[str, str]
-) -> dict[str, Any]:
-    # "started"/"finished" are wall-clock (time.time()) so rows of different processes
-    # can be ordered; "seconds" is the monotonic duration.
-    row: dict[str, Any] = {"workload": name, "title": title, "status": "ok"}
-    started, start = time.time(), time.perf_counter()
-    try:
-        outcome = fn()
-        row.update(
-            metrics=[dataclasses.asdict(m) for m in outcome.metrics],
-            check=outcome.check,
-            notes=[*outcome.notes, *([notes[name]] if name in notes else [])],
-        )
-    except Exception as exc:
-        row["status"] = _status(exc)
-        if row["status"].startswith("error"):
-            row["traceback"] = traceback.format_exc()
-    row["seconds"] = round(time.perf_counter() - start, 3)
-    row["started"] = started
-    row["finished"] = time.time()
-    return row
+class _Running:
+    """A workload under way in a :class:`Session`: its row so far, and its parts to go.
+
+    ``fn`` runs the workload (or, for a sliced one, makes its generator); each
+    :meth:`advance` runs one part. The row's ``seconds`` sum the parts, ``spans``
+    hold each part's wall-clock start and end (``time.time()``, so rows of different
+    processes can be ordered), ``started``/``finished`` the first and last of them.
+    """
+
+    def __init__(self, name: str, title: str, fn: Callable[[], Outcome | Steps], notes: dict[str, str]) -> None:
+        self.name = name
+        self.fn = fn
+        self.notes = notes
+        self.steps: Steps | None = None
+        self.row: dict[str, Any] = {"workload": name, "title": title, "status": "ok", "seconds": 0.0, "spans": []}
+
+    def advance(self) -> bool:
+        """Run the next part; True once the workload is over (its row then complete)."""
+        row = self.row
+        started, start = time.time(), time.perf_counter()
+        outcome: Outcome | None = None
+        try:
+            if self.steps is None:
+                result = self.fn()
+                if isinstance(result, Outcome):
+                    outcome = result
+                else:
+                    self.steps = result
+            if outcome is None:
+                assert self.steps is not None
+                try:
+                    next(self.steps)
+                except StopIteration as stop:
+                    outcome = stop.value
+        except Exception as exc:
+            row["status"] = _status(exc)
+            if row["status"].startswith("error"):
+                row["traceback"] = traceback.format_exc()
+        row["seconds"] += time.perf_counter() - start
+        row["spans"].append([started, time.time()])
+        over = outcome is not None or row["status"] != "ok"
+        if over:
+            if outcome is not None:
+                row.update(
+                    metrics=[dataclasses.asdict(m) for m in outcome.metrics],
+                    check=outcome.check,
+                    notes=[*outcome.notes, *([self.notes[self.name]] if self.name in self.notes else [])],
+                )
+            row["seconds"] = round(row["seconds"], 3)
+            row["started"] = row["spans"][0][0]
+            row["finished"] = row["spans"][-1][1]
+        return over
 
 
 def title_of(workload: str) -> str:
@@ -155,6 +191,7 @@ class Session:
         self.result = result_header(name, cfg)
         self.open_status: str | None = None
         self._backend: Backend | None = None
+        self._running: _Running | None = None
         self._anon_peak = 0.0
         self._baseline = 0.0
         # Busy time only (opening, workloads, closing): a serve-mode child also waits for
@@ -175,7 +212,17 @@ class Session:
         self._busy = time.perf_counter() - start
 
     def run(self, workload: str) -> dict[str, Any]:
-        """Run ``workload`` now; its row (also appended to ``self.result``)."""
+        """Run ``workload`` now, all its parts; its row (also appended to ``self.result``)."""
+        row = self.start(workload)
+        while row is None:
+            row = self.step()
+        return row
+
+    def start(self, workload: str) -> dict[str, Any] | None:
+        """Start ``workload`` and run its first part; its row if it is over, else None
+        (a sliced workload paused: :meth:`step` runs the next part)."""
+        if self._running is not None:
+            raise ValueError(f"workload {self._running.name!r} is still running; step it to its end first")
         if workload != "scale" and workload not in WORKLOADS:
             raise ValueError(f"unknown workload {workload!r}; choose from {[*WORKLOADS, 'scale']}")
         if not runs(self.name, workload):
@@ -190,14 +237,26 @@ class Session:
             }
             self.result["workloads"].append(row)
             return row
-        fn: Callable[[], Outcome]
+        fn: Callable[[], Outcome | Steps]
         if workload == "scale":  # on a store of its own, which it opens and closes itself
             fn = partial(scale, partial(load_backend, self.name, self.root / "scale"), self.cfg)
         else:
             fn = partial(WORKLOADS[workload][1], backend, self.cfg)
+        self._running = _Running(workload, title_of(workload), fn, backend.notes)
+        return self.step()
+
+    def step(self) -> dict[str, Any] | None:
+        """Run the next part of the paused workload; its row once it is over, else None."""
+        running = self._running
+        if running is None:
+            raise ValueError("no workload is running; 'run <workload>' starts one")
         with AnonSampler() as sampler:
-            row = _record(workload, title_of(workload), fn, notes=backend.notes)
+            over = running.advance()
         self._anon_peak = max(self._anon_peak, sampler.peak, anon_rss_mb() or 0.0)
+        if not over:
+            return None
+        self._running = None
+        row = running.row
         self._busy += row["seconds"]
         row["peak_rss_mb"] = round(peak_rss_mb(), 1)
         row["peak_anon_mb"] = round(self._anon_peak, 1)
@@ -275,20 +334,27 @@ def serve(name: str, cfg: Config, root: Path, *, commands: TextIO, answers: Text
         # imports or open run beside another backend's measurement.
         answer({"ready": name, "pid": os.getpid(), "status": session.open_status or "ok"})
         die_at = os.environ.get(DIE_AT_ENV)
+        current = ""  # the workload a 'step' goes on with
         while line := commands.readline():
             command, _, workload = line.strip().partition(" ")
-            if command == "run" and workload:
-                if die_at == f"{name}:{workload}":
+            if (command == "run" and workload) or (command == "step" and not workload):
+                if command == "run" and die_at == f"{name}:{workload}":
                     os._exit(DIE_STATUS)
-                row = session.run(workload)
-                _log(name, row, sys.stderr)  # before the answer: logs stay in run order
-                answer(row)
+                if command == "run":
+                    current, done = workload, session.start(workload)
+                else:
+                    done = session.step()
+                if done is None:
+                    answer({"workload": current, "status": PAUSED})
+                    continue
+                _log(name, done, sys.stderr)  # before the answer: logs stay in run order
+                answer(done)
             elif command == "finish":
                 answer({**session.finish(), "pid": os.getpid()})
                 return 0
             else:
                 raise ValueError(
-                    f"unknown command {line.strip()!r}; expected 'run <workload>' or 'finish'"
+                    f"unknown command {line.strip()!r}; expected 'run <workload>', 'step' or 'finish'"
                 )
     print(f"[bench.child] {name}: stdin closed before 'finish'", file=sys.stderr)
     return 1

@@ -37,6 +37,9 @@ class Config:
     scale_batch: int
     scale_gets: int
     seed: int = 20240607
+    # Parts of a timed loop that the lock-step runner alternates between backends
+    # (bench.workloads.sliced_loop); 1 runs each loop whole.
+    slices: int = 1
 
 
 MODES: dict[str, Config] = {
@@ -60,6 +63,7 @@ MODES: dict[str, Config] = {
         scale_mid=100_000,
         scale_batch=10_000,
         scale_gets=20_000,
+        slices=6,
     ),
     "quick": Config(
         mode="quick",
@@ -81,6 +85,7 @@ MODES: dict[str, Config] = {
         scale_mid=0,
         scale_batch=0,
         scale_gets=0,
+        slices=2,
     ),
     # In-process smoke test (tests/test_bench_smoke.py): tiny and fast, no scale.
     "smoke": Config(
@@ -103,6 +108,7 @@ MODES: dict[str, Config] = {
         scale_mid=0,
         scale_batch=0,
         scale_gets=0,
+        slices=2,
     ),
 }
 

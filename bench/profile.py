@@ -21,7 +21,7 @@ from pathlib import Path
 
 from bench.backends import load_backend
 from bench.config import for_backend, mode_config
-from bench.workloads import WORKLOADS, bulk_insert
+from bench.workloads import WORKLOADS, bulk_insert, complete
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -55,7 +55,7 @@ def main(argv: list[str] | None = None) -> int:
                 bulk_insert(backend, cfg)
             profiler = cProfile.Profile()
             profiler.enable()
-            outcome = fn(backend, cfg)
+            outcome = complete(fn(backend, cfg))
             profiler.disable()
         finally:
             backend.close()

@@ -1,6 +1,12 @@
 """The workloads: each times one thing on one backend and returns metrics plus a check.
 
-A workload is a function ``(backend, cfg) -> Outcome``. ``metrics`` are what the report
+A workload is a function ``(backend, cfg) -> Outcome``, or a generator function that
+pauses (``yield``) between the ``cfg.slices`` parts of its timed loop and returns its
+Outcome: the lock-step runner (:mod:`bench.run`) then has every other backend run the
+same part before this one goes on, so the backends' parts alternate seconds apart and a
+drift of the machine's disk or CPU speed falls on all of them alike. The clock is
+stopped while a workload is paused. :func:`complete` runs either kind to its end.
+``metrics`` are what the report
 prints; ``check`` holds result values (counts, ids, decoded fields) that must agree
 across backends with the same N, so a fast wrong answer is caught. Workloads run in
 :data:`WORKLOADS` order on one backend; later ones see the state earlier ones left
@@ -23,7 +29,7 @@ import random
 import statistics
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Generator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -87,6 +93,49 @@ def percentiles(samples: list[int]) -> tuple[float, float]:
     return pick(0.50), pick(0.99)
 
 
+#: A sliced workload: pauses between its parts, returns its Outcome.
+Steps = Generator[None, None, Outcome]
+
+
+def complete(result: Outcome | Steps) -> Outcome:
+    """The Outcome of a workload's result, running a sliced one through all its parts.
+
+    >>> def two_parts() -> Steps:
+    ...     yield
+    ...     return Outcome(notes=["done"])
+    >>> complete(two_parts()).notes, complete(Outcome()).notes
+    (['done'], [])
+    """
+    if isinstance(result, Outcome):
+        return result
+    while True:
+        try:
+            next(result)
+        except StopIteration as stop:
+            outcome: Outcome = stop.value
+            return outcome
+
+
+def sliced_loop(
+    op: Callable[[Any], object], args: list[Any], slices: int
+) -> Generator[None, None, list[int]]:
+    """:func:`timed_loop` over ``args`` in ``slices`` consecutive parts, pausing between
+    them; the per-op nanoseconds of all parts, in order."""
+    size = max(1, -(-len(args) // max(1, slices)))
+    lat: list[int] = []
+    for at in range(0, len(args), size):
+        if at:
+            yield
+        lat += timed_loop(op, args[at : at + size])[1]
+    return lat
+
+
+def _segments(cfg: Config) -> int:
+    """Rate segments of a sliced loop: one per part (each part's neighbours ran the same
+    part just before or after it), at least three."""
+    return max(3, cfg.slices)
+
+
 def timed_loop(op: Callable[[Any], object], args: list[Any]) -> tuple[float, list[int]]:
     """Run ``op`` on every arg; (total seconds, per-op nanoseconds)."""
     lat: list[int] = []
@@ -123,32 +172,37 @@ def bulk_insert(b: Backend, cfg: Config) -> Outcome:
     return out
 
 
-def insert_durable(b: Backend, cfg: Config) -> Outcome:
+def insert_durable(b: Backend, cfg: Config) -> Steps:
     """Single inserts, one durable commit each, extending the main store past N."""
     items = make_items(cfg.n_docs, cfg.n_docs + cfg.single_durable, seed=cfg.seed)
-    _, lat = timed_loop(lambda it: b.insert(it[0], it[1], durable=True), items)
+    lat = yield from sliced_loop(lambda it: b.insert(it[0], it[1], durable=True), items, cfg.slices)
     out = Outcome()
-    out.loop("inserts/s", lat)
+    out.loop("inserts/s", lat, segments=_segments(cfg))
     out.check["last"] = b.get(items[-1][0])["email"]
     return out
 
 
-def insert_relaxed(b: Backend, cfg: Config) -> Outcome:
+def insert_relaxed(b: Backend, cfg: Config) -> Steps:
     """Single inserts, one commit each, without fsync (a separate relaxed store)."""
     items = make_items(0, cfg.single_relaxed, seed=cfg.seed)
-    _, lat = timed_loop(lambda it: b.insert(it[0], it[1], durable=False), items)
+    lat = yield from sliced_loop(lambda it: b.insert(it[0], it[1], durable=False), items, cfg.slices)
     out = Outcome()
-    out.loop("inserts/s", lat)
+    out.loop("inserts/s", lat, segments=_segments(cfg))
     return out
 
 
-def point_get(b: Backend, cfg: Config) -> Outcome:
-    """Random existing keys, one read transaction each; median of ``repeats`` runs."""
+def point_get(b: Backend, cfg: Config) -> Steps:
+    """Random existing keys, one read transaction each; median of ``repeats`` runs (a
+    pause after each)."""
     rng = _rng(cfg, "get")
     rids = [rid_of(rng.randrange(cfg.n_docs)) for _ in range(cfg.gets)]
     for rid in rids[: max(1, len(rids) // 20)]:  # warm-up
         b.get(rid)
-    runs = [timed_loop(b.get, rids) for _ in range(cfg.repeats)]
+    runs = []
+    for i in range(cfg.repeats):
+        if i:
+            yield
+        runs.append(timed_loop(b.get, rids))
     dt, lat = sorted(runs, key=lambda r: r[0])[len(runs) // 2]
     out = Outcome()
     out.rate("gets/s", len(rids), dt)
@@ -158,28 +212,28 @@ def point_get(b: Backend, cfg: Config) -> Outcome:
     return out
 
 
-def read_modify_write(b: Backend, cfg: Config) -> Outcome:
+def read_modify_write(b: Backend, cfg: Config) -> Steps:
     """Get, age += 1, put back: one durable write transaction each."""
     rng = _rng(cfg, "rmw")
     rids = [rid_of(rng.randrange(cfg.n_docs)) for _ in range(cfg.rmw)]
-    _, lat = timed_loop(b.rmw, rids)
+    lat = yield from sliced_loop(b.rmw, rids, cfg.slices)
     out = Outcome()
-    out.loop("rmw/s", lat)
+    out.loop("rmw/s", lat, segments=_segments(cfg))
     out.check["age"] = b.get(rids[0])["age"] - make_doc(int(rids[0][1:]), seed=cfg.seed)["age"]
     out.check["bumps"] = rids.count(rids[0])
     return out
 
 
-def merge(b: Backend, cfg: Config) -> Outcome:
+def merge(b: Backend, cfg: Config) -> Steps:
     """Deep merge of a small nested patch: one durable write transaction each."""
     rng = _rng(cfg, "merge")
     ops = [
         (rid_of(rng.randrange(cfg.n_docs)), {"address": {"postcode": f"{k:04d}"}, "visits": k})
         for k in range(cfg.merges)
     ]
-    _, lat = timed_loop(lambda op: b.merge(op[0], op[1]), ops)
+    lat = yield from sliced_loop(lambda op: b.merge(op[0], op[1]), ops, cfg.slices)
     out = Outcome()
-    out.loop("merges/s", lat)
+    out.loop("merges/s", lat, segments=_segments(cfg))
     rid, _ = ops[-1]
     doc = b.get(rid)
     out.check["merged"] = [doc["visits"], doc["address"]["postcode"], doc["address"]["street"]]
@@ -189,20 +243,23 @@ def merge(b: Backend, cfg: Config) -> Outcome:
 # -- queries ------------------------------------------------------------------------------
 
 
-def _repeat(cfg: Config, fn: Callable[[], Any]) -> tuple[float, Any]:
-    """Median seconds of ``repeats`` runs after one warm-up run; and the last result."""
+def _repeat(cfg: Config, fn: Callable[[], Any]) -> Generator[None, None, tuple[float, Any]]:
+    """Median seconds of ``repeats`` runs after one warm-up run (a pause after each run
+    but the last); and the last result."""
     result = fn()
-    times = []
-    for _ in range(cfg.repeats):
+    times: list[float] = []
+    for i in range(cfg.repeats):
+        if i:
+            yield
         start = perf()
         result = fn()
         times.append(perf() - start)
     return statistics.median(times), result
 
 
-def scan_filter(b: Backend, cfg: Config) -> Outcome:
+def scan_filter(b: Backend, cfg: Config) -> Steps:
     """Full-scan SCIM filter ``age ge 30 and city eq "Oslo"`` with a page of ``scan_count``."""
-    dt, (total, rids) = _repeat(cfg, lambda: b.scan(age_min=30, city="Oslo", count=cfg.scan_count))
+    dt, (total, rids) = yield from _repeat(cfg, lambda: b.scan(age_min=30, city="Oslo", count=cfg.scan_count))
     out = Outcome()
     out.rate("queries/s", 1, dt)
     out.rate("docs scanned/s", cfg.n_docs + cfg.single_durable, dt, "docs/s")
@@ -210,7 +267,7 @@ def scan_filter(b: Backend, cfg: Config) -> Outcome:
     return out
 
 
-def index_eq(b: Backend, cfg: Config) -> Outcome:
+def index_eq(b: Backend, cfg: Config) -> Steps:
     """``create_index("email")``, then ``email eq "..."`` lookups of random documents."""
     start = perf()
     b.create_index("email")
@@ -219,10 +276,12 @@ def index_eq(b: Backend, cfg: Config) -> Outcome:
     wanted = [rng.randrange(cfg.n_docs) for _ in range(cfg.eq_lookups)]
     b.find_eq("email", email_of(wanted[0]), count=10)  # warm-up
     results: list[tuple[int, list[str]]] = []
-    _, lat = timed_loop(lambda i: results.append(b.find_eq("email", email_of(i), count=10)), wanted)
+    lat = yield from sliced_loop(
+        lambda i: results.append(b.find_eq("email", email_of(i), count=10)), wanted, cfg.slices
+    )
     out = Outcome()
     out.metrics.append(Metric("index build", build, "s", higher_is_better=False))
-    out.loop("lookups/s", lat)
+    out.loop("lookups/s", lat, segments=_segments(cfg))
     out.check["found_one"] = sum(total == 1 for total, _ in results)
     out.check["rid_ok"] = all(
         r[1][:1] in ([rid_of(i)], ["?"]) for r, i in zip(results, wanted, strict=True)
@@ -230,7 +289,7 @@ def index_eq(b: Backend, cfg: Config) -> Outcome:
     return out
 
 
-def index_range(b: Backend, cfg: Config) -> Outcome:
+def index_range(b: Backend, cfg: Config) -> Steps:
     """``create_index("age")``, then ``age ge a and age le a+1`` (~3% of documents each)."""
     start = perf()
     b.create_index("age")
@@ -239,21 +298,23 @@ def index_range(b: Backend, cfg: Config) -> Outcome:
     lows = [rng.randint(20, 70) for _ in range(cfg.range_queries)]
     b.find_range("age", lows[0], lows[0] + 1, count=cfg.scan_count)  # warm-up
     results: list[tuple[int, list[str]]] = []
-    _, lat = timed_loop(
-        lambda lo: results.append(b.find_range("age", lo, lo + 1, count=cfg.scan_count)), lows
+    lat = yield from sliced_loop(
+        lambda lo: results.append(b.find_range("age", lo, lo + 1, count=cfg.scan_count)),
+        lows,
+        cfg.slices,
     )
     out = Outcome()
     out.metrics.append(Metric("index build", build, "s", higher_is_better=False))
-    out.loop("queries/s", lat)
+    out.loop("queries/s", lat, segments=_segments(cfg))
     out.check["totals"] = sum(total for total, _ in results)
     out.check["first_rids"] = results[0][1][:5]
     return out
 
 
-def es_bool(b: Backend, cfg: Config) -> Outcome:
+def es_bool(b: Backend, cfg: Config) -> Steps:
     """ES bool: filter term city + range age [30, 50), must_not term tags "archived"."""
     query = lambda: b.es_bool(city=CITIES[0], age_gte=30, age_lt=50, not_tag="archived", size=10)  # noqa: E731
-    dt, (total, _) = _repeat(cfg, query)
+    dt, (total, _) = yield from _repeat(cfg, query)
     out = Outcome()
     out.rate("queries/s", 1, dt)
     out.check.update(total=total)
@@ -294,15 +355,17 @@ def _writer_round(b: Backend, threads: int, round_: str, docs: list[tuple[str, D
     return dt
 
 
-def concurrent_writers(b: Backend, cfg: Config) -> Outcome:
+def concurrent_writers(b: Backend, cfg: Config) -> Steps:
     """``threads`` threads, each doing ``per_thread`` single durable inserts at once
-    (median of ``repeats`` rounds)."""
+    (median of ``repeats`` rounds; a pause after each round)."""
     docs = make_items(0, cfg.per_thread, seed=cfg.seed + 1)
     # A one-thread round before each many-thread round, on the same store: the
     # gain of concurrency is their ratio, writes alike (insert_durable runs
     # earlier, before the indexes exist, so its rate is not the baseline here).
     times, solo = [], []
     for r in range(max(1, cfg.repeats)):
+        if r:
+            yield
         solo.append(_writer_round(b, 1, f"s{r}", docs))
         times.append(_writer_round(b, cfg.threads, str(r), docs))
     out = Outcome()
@@ -405,7 +468,7 @@ def scale(b_factory: Callable[[], Backend], cfg: Config) -> Outcome:
 
 
 # Report order; the scale workload is separate (it needs a fresh backend).
-WORKLOADS: dict[str, tuple[str, Callable[[Backend, Config], Outcome]]] = {
+WORKLOADS: dict[str, tuple[str, Callable[[Backend, Config], Outcome | Steps]]] = {
     "bulk_insert": ("Bulk insert (one transaction)", bulk_insert),
     "insert_durable": ("Single inserts, durable (one commit each)", insert_durable),
     "insert_relaxed": ("Single inserts, relaxed (no fsync)", insert_relaxed),

@@ -26,7 +26,7 @@ except ImportError:  # pytest run as a script puts tests/, not the repo root, on
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench import run
-from bench.child import DIE_AT_ENV, DIE_STATUS, serve
+from bench.child import DIE_AT_ENV, DIE_STATUS, PAUSED, serve
 from bench.config import mode_config
 from bench.run import ServeChild, main
 
@@ -92,23 +92,32 @@ def test_rounds_of_lockstep_children_give_each_backend_its_rows_and_memory_figur
     assert "### Point get" in capsys.readouterr().out
 
 
-def test_every_backend_runs_a_workload_before_any_backend_starts_the_next(
+def test_backends_take_turns_part_by_part_and_finish_a_workload_before_the_next(
     tmp_path: Path,
 ) -> None:
-    workloads = ["bulk_insert", "point_get", "scan"]
+    workloads = ["bulk_insert", "insert_durable", "point_get"]  # report order
     data = _bench(tmp_path, "--backends", "raw,memory", "--workloads", ",".join(workloads))
-    rows = sorted(
-        (
-            (row["started"], row["finished"], row["workload"], r["backend"])
-            for r in data["results"]
-            for row in r["workloads"]
-        ),
+    spans = sorted(
+        (start, end, row["workload"], r["backend"])
+        for r in data["results"]
+        for row in r["workloads"]
+        for start, end in row["spans"]
     )
-    # Backend by backend within a workload, workload by workload in report order...
-    assert [(w, b) for _, _, w, b in rows] == [(w, b) for w in workloads for b in ("raw", "memory")]
-    # ...and one child working at a time: each row starts after the one before it finished.
-    for (_, finished, *before), (started, _, *after) in pairwise(rows):
-        assert started >= finished, (before, after)
+    parts = {w: len([s for s in spans if s[2] == w]) // 2 for w in workloads}
+    # bulk_insert is one part; point_get pauses between its 3 passes; insert_durable
+    # runs in the quick mode's 2 slices.
+    assert parts == {"bulk_insert": 1, "point_get": 3, "insert_durable": 2}
+    # Workload by workload in report order, and within one, part by part, each part
+    # backend by backend...
+    assert [(w, b) for _, _, w, b in spans] == [
+        (w, b) for w in workloads for _ in range(parts[w]) for b in ("raw", "memory")
+    ]
+    # ...and one child working at a time: each part starts after the one before it ended.
+    for (_, end, *before), (start, _, *after) in pairwise(spans):
+        assert start >= end, (before, after)
+    for r in data["results"]:
+        for row in r["workloads"]:
+            assert (row["started"], row["finished"]) == (row["spans"][0][0], row["spans"][-1][1])
 
 
 @needs_proc
@@ -186,6 +195,7 @@ def test_a_child_that_answers_with_something_not_json_is_reaped_and_gets_error_r
     first = child.run("bulk_insert")
     second = child.run("point_get")  # not sent: the child is gone
     assert child.proc.returncode == 3  # it exited by itself once its stdin closed
+    assert first is not None and second is not None
     assert first == {
         "workload": "bulk_insert",
         "title": "Bulk insert (one transaction)",
@@ -210,6 +220,25 @@ def test_serve_answers_one_json_line_per_command_and_the_result_at_finish(
     assert [r["workload"] for r in rows] == ["bulk_insert", "point_get"]
     assert result["workloads"] == rows
     assert all(field in result for field in (*MEMORY_FIELDS, "pid"))
+
+
+def test_serve_pauses_a_sliced_workload_between_parts_until_stepped(tmp_path: Path) -> None:
+    answers = io.StringIO()
+    commands = io.StringIO("run bulk_insert\nrun insert_durable\nstep\nfinish\n")
+    serve("memory", mode_config("smoke"), tmp_path, commands=commands, answers=answers)
+    _ready, bulk, paused, durable, result = [json.loads(line) for line in answers.getvalue().splitlines()]
+    assert paused == {"workload": "insert_durable", "status": PAUSED}  # smoke: 2 slices
+    assert (durable["workload"], durable["status"], len(durable["spans"])) == ("insert_durable", "ok", 2)
+    assert durable["metrics"][0]["name"] == "inserts/s"
+    assert result["workloads"] == [bulk, durable]  # a paused answer is not a row
+
+
+def test_serve_refuses_a_step_with_nothing_paused_and_a_run_while_paused(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="no workload is running"):
+        serve("memory", mode_config("smoke"), tmp_path, commands=io.StringIO("step\n"), answers=io.StringIO())
+    commands = io.StringIO("run bulk_insert\nrun insert_durable\nrun point_get\n")
+    with pytest.raises(ValueError, match="'insert_durable' is still running"):
+        serve("memory", mode_config("smoke"), tmp_path / "b", commands=commands, answers=io.StringIO())
 
 
 def test_serve_answers_every_run_with_the_reason_a_backend_did_not_open(
@@ -305,6 +334,7 @@ def test_a_child_that_does_not_answer_in_time_is_killed_and_gets_error_rows(tmp_
     first = child.run("bulk_insert")
     second = child.run("point_get")  # not sent: the child is gone
     assert child.proc.returncode == -signal.SIGKILL  # killed by its pid, not left sleeping
+    assert first is not None and second is not None
     assert first["status"] == "error: child gave no answer in 1 s (killed)"
     assert second["status"] == first["status"]
     result = child.finish()
