@@ -389,9 +389,11 @@ def _size_label(size: int) -> str:
     return f"{size // MIB} MiB" if size >= MIB else f"{size} B"
 
 
-def blobs(b: Backend, cfg: Config) -> Outcome:
-    """Put then get objects of each configured size, streamed in 1 MiB chunks (MB/s = MiB/s)."""
+def blobs(b: Backend, cfg: Config) -> Steps:
+    """Put then get objects of each configured size, streamed in 1 MiB chunks (MB/s = MiB/s);
+    a pause after each object's put and reads, and after each read of a big one."""
     out = Outcome()
+    first = True
     for size in cfg.blob_sizes:
         reads = 1
         if size >= 512 * MIB:
@@ -407,11 +409,16 @@ def blobs(b: Backend, cfg: Config) -> Outcome:
         base = anon_rss_mb() or 0.0
         with AnonSampler(interval=0.01) as sampler:
             for rep in range(reps):
+                if not first:
+                    yield
+                first = False
                 name = f"obj/{size}/{rep}"
                 start = perf()
                 b.blob_put(name, blob_chunks(size, seed=rep), length=size)
                 puts.append(perf() - start)
-                for _ in range(reads):
+                for read in range(reads):
+                    if read:
+                        yield
                     start = perf()
                     got = b.blob_get(name)
                     gets.append(perf() - start)
