@@ -48,7 +48,8 @@ from bench.workloads import SCALE_TITLE, WORKLOADS, Outcome, Steps, scale
 ONLY: dict[str, tuple[str, ...]] = {"file": ("blobs",)}
 
 # Test hook (tests/test_bench_lockstep.py): "backend:workload" makes a serve-mode child of
-# that backend exit with DIE_STATUS when told to run that workload, as a crash would.
+# that backend exit with DIE_STATUS when told to run that workload, as a crash would;
+# "backend:workload@K" when told to run part K (2 and up) of that sliced workload.
 DIE_AT_ENV = "BENCH_CHILD_DIE_AT"
 DIE_STATUS = 86
 
@@ -334,16 +335,17 @@ def serve(name: str, cfg: Config, root: Path, *, commands: TextIO, answers: Text
         # imports or open run beside another backend's measurement.
         answer({"ready": name, "pid": os.getpid(), "status": session.open_status or "ok"})
         die_at = os.environ.get(DIE_AT_ENV)
-        current = ""  # the workload a 'step' goes on with
+        current, part = "", 0  # the workload a 'step' goes on with, and its part
         while line := commands.readline():
             command, _, workload = line.strip().partition(" ")
             if (command == "run" and workload) or (command == "step" and not workload):
-                if command == "run" and die_at == f"{name}:{workload}":
-                    os._exit(DIE_STATUS)
                 if command == "run":
-                    current, done = workload, session.start(workload)
+                    current, part = workload, 1
                 else:
-                    done = session.step()
+                    part += 1
+                if die_at in (f"{name}:{workload}", f"{name}:{current}@{part}"):
+                    os._exit(DIE_STATUS)
+                done = session.start(workload) if command == "run" else session.step()
                 if done is None:
                     answer({"workload": current, "status": PAUSED})
                     continue

@@ -141,6 +141,26 @@ def test_a_child_that_dies_gets_error_rows_while_the_other_backend_completes(
 
 
 @needs_proc
+def test_a_child_that_dies_between_parts_gets_an_error_row_and_the_other_finishes_every_part(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    before = _children()
+    monkeypatch.setenv(DIE_AT_ENV, "raw:point_get@2")  # after its first pass of three
+    data = _bench(tmp_path, "--backends", "raw,memory", "--workloads", "bulk_insert,point_get,scan")
+    results = {r["backend"]: _rows(r) for r in data["results"]}
+    dead = f"error: child exited with status {DIE_STATUS}"
+    assert {w: r["status"] for w, r in results["raw"].items()} == {
+        "bulk_insert": "ok",
+        "point_get": dead,
+        "scan": dead,
+    }
+    memory = results["memory"]
+    assert all(r["status"] == "ok" for r in memory.values())
+    assert [len(memory[w]["spans"]) for w in ("bulk_insert", "point_get", "scan")] == [1, 3, 3]
+    assert _children() == before
+
+
+@needs_proc
 def test_an_interrupted_parent_kills_its_children_by_pid(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
