@@ -7,6 +7,7 @@ Example:
 
 from __future__ import annotations
 
+import statistics
 from typing import Any
 
 Result = dict[str, Any]
@@ -54,13 +55,14 @@ def _ratio(a: Result | None, b: Result | None) -> str:
 
 
 def round_ratios(a: Result | None, b: Result | None) -> str:
-    """Each round's ratio ``a / b``, in round order: how far one run's rounds agree.
+    """Each round's ratio ``a / b``, in round order, then their median: how far one run's
+    rounds agree, and a ratio whose two sides always ran side by side.
 
     Rounds run in lock-step (:mod:`bench.run`), so round i of both backends ran seconds
-    apart; "-" unless both have one value a round.
+    apart (their timed loops in alternating parts); "-" unless both have one value a round.
 
-    >>> round_ratios({"value": 4.0, "rounds": [2.0, 4.0]}, {"value": 8.0, "rounds": [4.0, 8.0]})
-    '0.50 0.50'
+    >>> round_ratios({"value": 4.0, "rounds": [2.0, 4.0, 3.0]}, {"value": 8.0, "rounds": [4.0, 8.0, 4.0]})
+    '0.50 0.50 0.75 (median 0.50)'
     >>> round_ratios({"value": 4.0, "rounds": [4.0]}, {"value": 8.0, "rounds": [8.0]})
     '-'
     """
@@ -69,7 +71,8 @@ def round_ratios(a: Result | None, b: Result | None) -> str:
     mine, theirs = a.get("rounds") or [], b.get("rounds") or []
     if len(mine) < 2 or len(mine) != len(theirs) or not all(theirs):
         return "-"
-    return " ".join(f"{x / y:.2f}" for x, y in zip(mine, theirs, strict=True))
+    ratios = [x / y for x, y in zip(mine, theirs, strict=True)]
+    return " ".join(f"{r:.2f}" for r in ratios) + f" (median {statistics.median(ratios):.2f})"
 
 
 def _comparable(value: Any) -> bool:
@@ -195,7 +198,8 @@ LEGEND = (
     "Ratios are dse value / other value: for rates (ops/s, MB/s) above 1x means dse is faster; "
     "for latencies and build times (us, s) below 1x means dse is faster. "
     "With several rounds, \"dse/raw by round\" gives each round's own ratio (the two ran "
-    "seconds apart, in lock-step); the other columns compare each backend's best round. "
+    "seconds apart, in lock-step) and their median; the other columns compare each "
+    "backend's best round, which may come from rounds minutes apart. "
     "Peak RSS is ru_maxrss of the backend's own process and includes mapped LMDB file pages "
     "(reclaimable); peak anon RSS (sampled every 50 ms) is the heap actually held."
 )

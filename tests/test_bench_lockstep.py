@@ -328,7 +328,7 @@ def test_report_gives_each_rounds_own_dse_to_raw_ratio() -> None:
     header = next(line for line in text.splitlines() if line.startswith("| metric"))
     row = next(line for line in text.splitlines() if line.startswith("| ops/s"))
     assert header.endswith("| dse/raw | dse/raw by round |")
-    assert row.endswith("| 0.75x | 0.50 0.75 0.90 |")  # best against best, then round by round
+    assert row.endswith("| 0.75x | 0.50 0.75 0.90 (median 0.75) |")  # best against best, then round by round
 
 
 def test_report_has_no_round_column_for_a_single_round() -> None:
