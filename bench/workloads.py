@@ -66,9 +66,11 @@ class Outcome:
         self, name: str, samples_ns: list[int], *, segments: int = 3, latency_prefix: str = ""
     ) -> None:
         """Rate as the median over ``segments`` consecutive slices of a timed loop (a burst
-        of noise from a neighbour spoils one slice, not the number), then p50/p99."""
-        size = max(1, len(samples_ns) // segments)
-        slices = [samples_ns[i : i + size] for i in range(0, len(samples_ns), size)][:segments]
+        of noise from a neighbour spoils one slice, not the number), then p50/p99. The
+        slices are cut as :func:`sliced_loop` cuts its parts, so with ``segments`` equal
+        to its ``slices`` each slice is one part."""
+        size = max(1, -(-len(samples_ns) // max(1, segments)))
+        slices = [samples_ns[i : i + size] for i in range(0, len(samples_ns), size)]
         rates = [len(sl) / (sum(sl) / 1e9) if sum(sl) else float("inf") for sl in slices]
         self.metrics.append(Metric(name, statistics.median(rates), "ops/s"))
         self.latencies(latency_prefix, samples_ns)
@@ -132,8 +134,8 @@ def sliced_loop(
 
 def _segments(cfg: Config) -> int:
     """Rate segments of a sliced loop: one per part (each part's neighbours ran the same
-    part just before or after it), at least three."""
-    return max(3, cfg.slices)
+    part just before or after it); three when the loop runs whole."""
+    return cfg.slices if cfg.slices > 1 else 3
 
 
 def timed_loop(op: Callable[[Any], object], args: list[Any]) -> tuple[float, list[int]]:

@@ -331,6 +331,25 @@ def test_report_gives_each_rounds_own_dse_to_raw_ratio() -> None:
     assert row.endswith("| 0.75x | 0.50 0.75 0.90 (median 0.75) |")  # best against best, then round by round
 
 
+def test_a_sliced_loops_rate_is_the_median_of_its_parts() -> None:
+    from bench.workloads import Outcome, sliced_loop
+
+    seen: list[int] = []
+    parts = sliced_loop(seen.append, list(range(11)), 3)
+    sizes = []
+    with pytest.raises(StopIteration) as stop:
+        while True:
+            before = len(seen)
+            next(parts)
+            sizes.append(len(seen) - before)
+    sizes.append(len(seen) - sum(sizes))
+    assert sizes == [4, 4, 3] and seen == list(range(11)) and len(stop.value.value) == 11
+    out = Outcome()
+    # Parts of 4, 4 and 3 ops at 1, 2 and 4 ns an op: 1e9, 5e8 and 2.5e8 ops/s.
+    out.loop("ops/s", [1] * 4 + [2] * 4 + [4] * 3, segments=3)
+    assert out.metrics[0].value == pytest.approx(5e8)  # slices cut 3, 3, 3 would give 6e8
+
+
 def test_report_has_no_round_column_for_a_single_round() -> None:
     from bench.report import markdown
 
