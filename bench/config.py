@@ -38,7 +38,8 @@ class Config:
     scale_gets: int
     seed: int = 20240607
     # Parts of a timed loop that the lock-step runner alternates between backends
-    # (bench.workloads.sliced_loop); 1 runs each loop whole.
+    # (bench.workloads.sliced_loop); 1 runs each loop whole. Workloads that repeat
+    # (point gets, queries, concurrent rounds, blobs) pause between repeats whatever it is.
     slices: int = 1
 
 
