@@ -51,6 +51,17 @@ class Metric:
     higher_is_better: bool = True
 
 
+def part_size(total: int, parts: int) -> int:
+    """Items a part when ``total`` are cut into ``parts`` (the last may be shorter): how
+    :func:`sliced_loop` cuts its parts and :meth:`Outcome.loop` its rate segments, so
+    that each segment of a sliced loop is one of its parts.
+
+    >>> part_size(2000, 6), part_size(11, 3), part_size(2, 3), part_size(0, 6)
+    (334, 4, 1, 1)
+    """
+    return max(1, -(-total // max(1, parts)))
+
+
 @dataclass
 class Outcome:
     """What a workload measured and the values other backends must reproduce."""
@@ -67,9 +78,9 @@ class Outcome:
     ) -> None:
         """Rate as the median over ``segments`` consecutive slices of a timed loop (a burst
         of noise from a neighbour spoils one slice, not the number), then p50/p99. The
-        slices are cut as :func:`sliced_loop` cuts its parts, so with ``segments`` equal
-        to its ``slices`` each slice is one part."""
-        size = max(1, -(-len(samples_ns) // max(1, segments)))
+        slices are cut by :func:`part_size`, as :func:`sliced_loop` cuts its parts, so
+        with ``segments`` equal to its ``slices`` each slice is one part."""
+        size = part_size(len(samples_ns), segments)
         slices = [samples_ns[i : i + size] for i in range(0, len(samples_ns), size)]
         rates = [len(sl) / (sum(sl) / 1e9) if sum(sl) else float("inf") for sl in slices]
         self.metrics.append(Metric(name, statistics.median(rates), "ops/s"))
@@ -123,7 +134,7 @@ def sliced_loop(
 ) -> Generator[None, None, list[int]]:
     """:func:`timed_loop` over ``args`` in ``slices`` consecutive parts, pausing between
     them; the per-op nanoseconds of all parts, in order."""
-    size = max(1, -(-len(args) // max(1, slices)))
+    size = part_size(len(args), slices)
     lat: list[int] = []
     for at in range(0, len(args), size):
         if at:
