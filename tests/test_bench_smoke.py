@@ -6,6 +6,7 @@ wrong answer would show up as a check that differs from the in-memory oracle).
 
 from __future__ import annotations
 
+import random
 import sys
 from pathlib import Path
 from typing import Any
@@ -19,7 +20,7 @@ except ImportError:  # pytest run as a script puts tests/, not the repo root, on
 
 from bench.child import run_backend
 from bench.config import mode_config
-from bench.docgen import make_items
+from bench.docgen import blob_chunks, make_items
 from bench.report import check_mismatches, markdown
 from bench.workloads import WORKLOADS
 
@@ -111,3 +112,24 @@ def test_workloads_that_read_the_main_store_run_after_the_bulk_insert_that_loads
     assert plan_workloads(["index_eq", "bulk_insert", "scan"]) == ["bulk_insert", "scan", "index_eq"]
     assert plan_workloads(["blobs", "insert_relaxed", "scale"]) == ["insert_relaxed", "blobs", "scale"]
     assert plan_workloads([*WORKLOADS, "scale"]) == [*WORKLOADS, "scale"]
+
+
+def test_blob_chunks_makes_its_random_chunk_when_called_so_a_timed_put_times_only_the_put(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    made: list[int] = []
+    real = random.Random.randbytes
+
+    def counting(self: random.Random, n: int) -> bytes:
+        made.append(n)
+        return real(self, n)
+
+    monkeypatch.setattr(random.Random, "randbytes", counting)
+    size = 2 * (1 << 20) + 12_345
+    chunks = blob_chunks(size, seed=3)
+    assert made == [1 << 20]  # before the first next(): the blobs workload starts its clock after this
+    parts = list(chunks)
+    assert made == [1 << 20]  # one random chunk, repeated
+    assert [len(p) for p in parts] == [1 << 20, 1 << 20, 12_345]
+    assert parts[0] == parts[1] == real(random.Random(3), 1 << 20)
+    assert parts[2] == parts[0][:12_345]
