@@ -273,8 +273,14 @@ def _prefixed(cur: lmdb.Cursor, prefix: bytes, cut: int) -> Iterator[bytes]:
 
 
 def _prefixed_items(cur: lmdb.Cursor, prefix: bytes) -> Iterator[tuple[bytes, bytes]]:
+    """``(key, value)`` under ``prefix``, each value read only once its key matched.
+
+    Iterating the cursor for items would copy the value of the first record past the
+    prefix too, before its key is seen: a whole 1 MiB chunk of the next object, which
+    cost raw ~2x on 1 MiB gets while dse read no more than the object.
+    """
     if cur.set_range(prefix):
-        for key, value in cur:
+        for key in cur.iternext(values=False):
             if not bytes(key).startswith(prefix):
                 break
-            yield bytes(key), bytes(value)  # no-op copies: the environment has buffers=False
+            yield bytes(key), bytes(cur.value())  # no-op copies: the environment has buffers=False
