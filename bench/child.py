@@ -87,6 +87,7 @@ def result_header(name: str, cfg: Config) -> dict[str, Any]:
         "mode": cfg.mode,
         "n_docs": cfg.n_docs,
         "config": dataclasses.asdict(cfg),
+        "malloc": os.environ.get("GLIBC_TUNABLES", ""),  # the parent sets bench.run.MALLOC_TUNABLES
         "workloads": [],
     }
 

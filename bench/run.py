@@ -97,6 +97,29 @@ def serve_command(backend: str, mode: str, datadir: Path) -> list[str]:
     ]
 
 
+#: glibc malloc settings every child runs with (``GLIBC_TUNABLES``), unless the caller set
+#: its own. With glibc's defaults a 1 MiB buffer is served by mmap or from the heap, and
+#: the heap's top given back or kept, depending on what the process freed before (the
+#: threshold moves with it): one backend's child then took ~230 page faults for every
+#: 1 MiB chunk it read while the other took ~5, by the history of its heap, not by its
+#: engine (a 1 MiB get cost raw ~1 ms against dse's ~0.35 ms). Fixed thresholds give
+#: every backend the same allocator: blocks up to 4 MiB from the heap, at most 8 MiB of
+#: free heap top kept.
+MALLOC_TUNABLES = "glibc.malloc.mmap_threshold=4194304:glibc.malloc.trim_threshold=8388608"
+
+
+def child_env() -> dict[str, str]:
+    """The environment of a child: this one, with :data:`MALLOC_TUNABLES` unless it sets its own.
+
+    >>> child_env()["GLIBC_TUNABLES"] == (os.environ.get("GLIBC_TUNABLES") or MALLOC_TUNABLES)
+    True
+    """
+    env = dict(os.environ)
+    if not env.get("GLIBC_TUNABLES"):
+        env["GLIBC_TUNABLES"] = MALLOC_TUNABLES
+    return env
+
+
 # How long a child that should exit by itself gets before it is killed.
 _EXIT_GRACE = 10.0
 #: How long the parent waits for one answer of a child (its backend opening, one workload,
@@ -148,6 +171,7 @@ class ServeChild:
         self.proc: subprocess.Popen[str] = subprocess.Popen(
             command or serve_command(backend, mode, datadir),
             cwd=ROOT,
+            env=child_env(),
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             text=True,
@@ -396,7 +420,11 @@ def main(argv: list[str] | None = None) -> int:
     results = [best_of(rounds) for rounds in per_backend.values()]
 
     stamp = time.strftime("%Y%m%d-%H%M%S")
-    machine = {"platform": platform.platform(), "cpus": os.cpu_count()}
+    machine = {
+        "platform": platform.platform(),
+        "cpus": os.cpu_count(),
+        "malloc": child_env()["GLIBC_TUNABLES"],
+    }
     versions = _versions()
     meta = {
         "mode": mode,
@@ -413,6 +441,7 @@ def main(argv: list[str] | None = None) -> int:
     header = (
         f"## datastore_engine benchmark ({mode}, N={cfg.n_docs:,})\n\n"
         f"{machine['platform']}, {machine['cpus']} CPUs; "
+        f"children run with GLIBC_TUNABLES={machine['malloc']}; "
         + ", ".join(f"{k} {v}" for k, v in versions.items())
         + f"; git {meta['git']}; total {elapsed:.0f} s"
         + (f"; best of {args.rounds} rounds per metric" if args.rounds > 1 else "")

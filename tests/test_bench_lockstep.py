@@ -92,6 +92,26 @@ def test_rounds_of_lockstep_children_give_each_backend_its_rows_and_memory_figur
     assert "### Point get" in capsys.readouterr().out
 
 
+def test_children_run_with_the_fixed_malloc_thresholds_and_the_report_says_so(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.delenv("GLIBC_TUNABLES", raising=False)
+    data = _bench(tmp_path, "--backends", "memory", "--workloads", "bulk_insert")
+    assert data["meta"]["machine"]["malloc"] == run.MALLOC_TUNABLES
+    assert [r["malloc"] for r in data["results"]] == [run.MALLOC_TUNABLES]  # as the child saw it
+    assert f"GLIBC_TUNABLES={run.MALLOC_TUNABLES}" in capsys.readouterr().out
+
+
+def test_a_callers_own_malloc_tunables_reach_the_children_unchanged(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    mine = "glibc.malloc.trim_threshold=1048576"
+    monkeypatch.setenv("GLIBC_TUNABLES", mine)
+    data = _bench(tmp_path, "--backends", "memory", "--workloads", "bulk_insert")
+    assert data["meta"]["machine"]["malloc"] == mine
+    assert [r["malloc"] for r in data["results"]] == [mine]
+
+
 def test_backends_take_turns_part_by_part_and_finish_a_workload_before_the_next(
     tmp_path: Path,
 ) -> None:
