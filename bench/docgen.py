@@ -140,7 +140,7 @@ def blob_chunks(size: int, *, chunk: int = 1 << 20, seed: int = 0) -> Iterator[b
 
     The random chunk is made here, when called, not at the first ``next()``: a caller
     that times the put around the iteration times the put, not the generator (making
-    1 MiB takes ~6 ms, about three times a 1 MiB put).
+    1 MiB takes ~6-7 ms here, longer than a 1 MiB put).
     """
     return _repeated(random.Random(seed).randbytes(chunk), size)
 

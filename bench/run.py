@@ -100,11 +100,11 @@ def serve_command(backend: str, mode: str, datadir: Path) -> list[str]:
 #: glibc malloc settings every child runs with (``GLIBC_TUNABLES``), unless the caller set
 #: its own. With glibc's defaults a 1 MiB buffer is served by mmap or from the heap, and
 #: the heap's top given back or kept, depending on what the process freed before (the
-#: threshold moves with it): one backend's child then took ~230 page faults for every
-#: 1 MiB chunk it read while the other took ~5, by the history of its heap, not by its
-#: engine (a 1 MiB get cost raw ~1 ms against dse's ~0.35 ms). Fixed thresholds give
-#: every backend the same allocator: blocks up to 4 MiB from the heap, at most 8 MiB of
-#: free heap top kept.
+#: thresholds move with it). Measured on the first get after each 1 MiB put: ~230 page
+#: faults a get for raw and ~5 for dse in one script, ~230 for both in another, by the
+#: history of the heap, not by the engine (raw's get took ~1 ms there, dse's ~0.35 ms).
+#: Fixed thresholds give every backend the same allocator: blocks up to 4 MiB from the
+#: heap, at most 8 MiB of free heap top kept (then ~5 faults a get for both).
 MALLOC_TUNABLES = "glibc.malloc.mmap_threshold=4194304:glibc.malloc.trim_threshold=8388608"
 
 
