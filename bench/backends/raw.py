@@ -279,8 +279,5 @@ def _prefixed_items(cur: lmdb.Cursor, prefix: bytes) -> Iterator[tuple[bytes, by
     prefix too, before its key is seen: a whole 1 MiB chunk of the next object, which
     cost raw ~2x on 1 MiB gets while dse read no more than the object.
     """
-    if cur.set_range(prefix):
-        for key in cur.iternext(values=False):
-            if not bytes(key).startswith(prefix):
-                break
-            yield bytes(key), bytes(cur.value())  # no-op copies: the environment has buffers=False
+    for key in _prefixed(cur, prefix, 0):  # the cursor stays on ``key`` while it is yielded
+        yield key, bytes(cur.value())  # a no-op copy: the environment has buffers=False
